@@ -1,0 +1,111 @@
+"""Shared config pieces: the `arg` parser and the base config every task extends.
+
+A config file's `get_config(arg)` takes a string such as `"cpu"` or
+`"test,k=32"`: comma-separated presets and `key=value` pairs.
+"""
+
+import ml_collections
+
+PRESETS = ('full', 'cpu', 'test')
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+  """Parses 'cpu,k=32' into {'preset': 'cpu', 'k': 32, ...defaults}.
+
+  Values are cast to the type of their default (bools accept true/false/1/0).
+  A bare word is a preset name; unknown keys and presets are errors.
+  """
+  out = dict(preset='full', **defaults)
+  for item in (arg or '').split(','):
+    item = item.strip()
+    if not item:
+      continue
+    if '=' not in item:
+      if item not in PRESETS:
+        raise ValueError(f'Unknown config preset {item!r}; choose one of '
+                         f'{PRESETS} or give key=value.')
+      out['preset'] = item
+      continue
+    key, value = (s.strip() for s in item.split('=', 1))
+    if key not in out:
+      raise ValueError(f'Unknown config arg {key!r}; known: {sorted(out)}.')
+    default = out[key]
+    if isinstance(default, bool):
+      value = value.lower() in ('1', 'true', 'yes', 'y')
+    elif default is not None:
+      value = type(default)(value)
+    out[key] = value
+  return ml_collections.ConfigDict(out)
+
+
+def base_config(preset: str) -> ml_collections.ConfigDict:
+  """Paper defaults (denoising, REFERENCE.md sections 1-2), shrunk by preset."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = 'deep_decoder'
+  c.model.k = 128
+  c.model.depth = 6
+  c.model.channels = ()          # Optional per-layer widths (d + 1 entries).
+  c.model.upsample = 'bilinear'
+  c.model.upsample_first = True
+  c.model.norm_before_act = False
+  c.model.input_scale = 0.1
+  c.model.fused = True
+
+  c.operator = ml_collections.ConfigDict()
+  c.operator.name = 'identity'
+  c.operator.noise = 'gaussian'
+  c.operator.sigma = 25 / 255
+  c.operator.clip = True
+  c.operator.factor = 4          # downsample
+  c.operator.mask = 'random'     # mask: 'random', 'block' or a file
+  c.operator.observed = 0.5
+  c.operator.block = 0.25
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.name = 'adam'
+  c.optim.lr = 0.01
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.eps = 1e-8
+  c.optim.schedule = 'constant'  # constant | step | cosine | warmup_cosine
+  c.optim.decay_every = 500      # step schedule: lr * decay_rate^(i // every)
+  c.optim.decay_rate = 0.65
+  c.optim.warmup_steps = 100
+  c.optim.final_ratio = 0.0
+
+  c.fit = ml_collections.ConfigDict()
+  c.fit.steps = 1900
+  c.fit.log_every = 100
+  c.fit.loss = 'mse'
+  c.fit.best_iterate = True
+  c.fit.best_rel = 0.005
+  c.fit.jitter_std = 0.0
+  c.fit.jitter_decay_every = 100_000
+  c.fit.jitter_decay = 0.7
+
+  c.data = ml_collections.ConfigDict()
+  c.data.images = 'astronaut'    # files, a folder, or built-in names
+  c.data.measurement = ''        # already-corrupted images (no clean image)
+  c.data.size = 512              # resize to size x size; 0 keeps the size
+  c.data.crop = True             # crop sides to a multiple the model needs
+  c.data.channels = 'auto'       # auto | gray | rgb | rgba
+
+  c.output = ml_collections.ConfigDict()
+  c.output.overwrite = False
+
+  if preset == 'cpu':
+    c.data.size = 256
+    c.model.k = 64
+    c.model.depth = 5
+    c.fit.steps = 1000
+    c.fit.log_every = 100
+  elif preset == 'test':
+    c.data.size = 64
+    c.model.k = 16
+    c.model.depth = 4
+    c.fit.steps = 20
+    c.fit.log_every = 10
+  return c

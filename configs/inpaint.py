@@ -1,0 +1,27 @@
+"""Inpainting (paper sec. 4.3): y = x * mask, no noise.
+
+Defaults: 50% of pixels observed at random. The reference's text mask:
+  --config.data.images=../shared/images/poster.png \
+  --config.operator.mask=../shared/images/mask.png
+(the reference fitted that with k=256, lr .0025, jitter .005 decaying every 500
+steps, 40000 steps).
+
+  python -m dd_jax.main --config=configs/inpaint.py --workdir=runs/inpaint
+  python -m dd_jax.main --config=configs/inpaint.py:cpu --workdir=runs/ip_cpu
+Args: preset, observed (fraction kept), k.
+"""
+
+from configs import common
+
+
+def get_config(arg=None):
+  a = common.parse_arg(arg, observed=0.5, k=0)
+  c = common.base_config(a.preset)
+  c.operator.name = 'mask'
+  c.operator.noise = 'none'
+  c.operator.mask = 'random'
+  c.operator.observed = a.observed
+  c.fit.steps = {'full': 5000, 'cpu': 1500, 'test': 20}[a.preset]
+  if a.k:
+    c.model.k = a.k
+  return c

@@ -1,0 +1,284 @@
+"""Fitting a decoder to measurements: an optax step for ONE image, vmapped.
+
+    tx = make_optimizer(config.optim, steps)
+    step = make_step(apply_fn, op.forward, loss_fn, tx, **fit_options(config.fit))
+    result = fit(keys, spec, op, ys, auxs, config=config)
+
+The step is written for one image; `make_chunk` runs many steps of it inside
+one jit call (`lax.fori_loop`) and vmaps it over the image axis, so N images
+with their own params, optimizer state, input, operator data and key fit in
+one call and give what N separate fits give.
+
+Reference features (REFERENCE.md section 2): Adam lr .01; input jitter
+B0 + N(0, 1) * std with std *= 0.7 at every step i % decay_every == 0
+(i = 0 included); best iterate: after a step, if best_loss > 1.005 * loss
+(loss measured before the step, on the jittered input) the updated weights
+become the best.
+"""
+
+import dataclasses
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dd_jax import metrics
+from dd_jax import models
+from dd_jax.errors import UserError
+
+
+class FitState(NamedTuple):
+  params: Any
+  opt_state: Any
+  best_params: Any
+  best_loss: jax.Array
+  step: jax.Array
+  alive: jax.Array       # False once the loss went non-finite.
+  key: jax.Array         # Jitter noise key; step i uses fold_in(key, i).
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+  jitter_std: float = 0.0
+  jitter_decay_every: int = 100_000
+  jitter_decay: float = 0.7
+  best_iterate: bool = True
+  best_rel: float = 0.005
+
+
+def fit_options(cfg) -> FitOptions:
+  return FitOptions(
+      jitter_std=float(cfg.get('jitter_std', 0.0)),
+      jitter_decay_every=int(cfg.get('jitter_decay_every', 100_000)),
+      jitter_decay=float(cfg.get('jitter_decay', 0.7)),
+      best_iterate=bool(cfg.get('best_iterate', True)),
+      best_rel=float(cfg.get('best_rel', 0.005)))
+
+
+# ----------------------------------------------------------------- optimizer
+def _schedule(cfg, steps: int):
+  lr = float(cfg.lr)
+  kind = cfg.get('schedule', 'constant')
+  if kind == 'constant':
+    return optax.constant_schedule(lr)
+  if kind == 'step':  # The reference's lr * decay_rate^(i // decay_every).
+    return optax.exponential_decay(lr, int(cfg.decay_every),
+                                   float(cfg.get('decay_rate', 0.65)),
+                                   staircase=True)
+  if kind == 'cosine':
+    return optax.cosine_decay_schedule(lr, max(steps, 1),
+                                       float(cfg.get('final_ratio', 0.0)))
+  if kind == 'warmup_cosine':
+    return optax.warmup_cosine_decay_schedule(
+        0.0, lr, int(cfg.get('warmup_steps', 100)), max(steps, 1),
+        lr * float(cfg.get('final_ratio', 0.0)))
+  raise UserError(f"Unknown optim.schedule {kind!r}; choose one of "
+                  f"['constant', 'step', 'cosine', 'warmup_cosine'].")
+
+
+OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
+    'adam': lambda lr, c: optax.adam(lr, c.get('b1', 0.9), c.get('b2', 0.999),
+                                     c.get('eps', 1e-8)),
+    'adamw': lambda lr, c: optax.adamw(lr, c.get('b1', 0.9),
+                                       c.get('b2', 0.999), c.get('eps', 1e-8),
+                                       weight_decay=c.get('weight_decay', 0.0)),
+    'sgd': lambda lr, c: optax.sgd(lr, c.get('momentum', None) or None),
+    'rmsprop': lambda lr, c: optax.rmsprop(lr),
+    'lion': lambda lr, c: optax.lion(lr),
+}
+
+
+def make_optimizer(cfg, steps: int) -> optax.GradientTransformation:
+  """`OPTIMIZERS[cfg.name]` with the learning-rate schedule cfg.schedule."""
+  if cfg.name not in OPTIMIZERS:
+    raise UserError(f'Unknown optim.name {cfg.name!r}; choose one of '
+                    f'{sorted(OPTIMIZERS)}.')
+  return OPTIMIZERS[cfg.name](_schedule(cfg, steps), cfg)
+
+
+# ---------------------------------------------------------------------- step
+def jitter_std_at(opts: FitOptions, step):
+  """std at step i: std0 * decay^(i // every + 1) (the decay fires at i = 0)."""
+  return opts.jitter_std * opts.jitter_decay ** (step // opts.jitter_decay_every
+                                                 + 1)
+
+
+def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
+  """One fit step on ONE image: `step(state, batch) -> (state, loss)`.
+
+  apply_fn(params, z) -> image; forward_fn(image, aux) -> measurement;
+  loss_fn(pred, y) -> scalar; batch = {'z', 'y', 'aux'}.
+  """
+
+  def step(state: FitState, batch):
+    z = batch['z']
+    if opts.jitter_std > 0:
+      noise = jax.random.normal(jax.random.fold_in(state.key, state.step),
+                                z.shape, z.dtype)
+      z = z + jitter_std_at(opts, state.step) * noise
+
+    def loss_of(params):
+      return loss_fn(forward_fn(apply_fn(params, z), batch['aux']), batch['y'])
+
+    loss, grads = jax.value_and_grad(loss_of)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    alive = state.alive & jnp.isfinite(loss)
+    keep = lambda new, old: jax.tree.map(
+        lambda a, b: jnp.where(alive, a, b), new, old)
+    params, opt_state = keep(params, state.params), keep(opt_state,
+                                                         state.opt_state)
+    improved = alive & (state.best_loss > (1.0 + opts.best_rel) * loss)
+    best_params = jax.tree.map(lambda a, b: jnp.where(improved, a, b), params,
+                               state.best_params)
+    best_loss = jnp.where(improved, loss, state.best_loss)
+    return FitState(params, opt_state, best_params, best_loss, state.step + 1,
+                    alive, state.key), loss
+
+  return step
+
+
+def make_chunk(step, max_steps: int):
+  """Batched `chunk(state, batch, n) -> (state, losses [N, max_steps])`.
+
+  Runs n <= max_steps steps in one call; n is a traced value, so every chunk
+  length shares one compilation. Unused loss slots are NaN.
+  """
+
+  def chunk_one(state, batch, n):
+    def body(i, carry):
+      state, losses = carry
+      state, loss = step(state, batch)
+      return state, losses.at[i].set(loss)
+    losses = jnp.full((max_steps,), jnp.nan, jnp.float32)
+    return jax.lax.fori_loop(0, n, body, (state, losses))
+
+  return jax.vmap(chunk_one, in_axes=(0, 0, None))
+
+
+def init_state(keys: jax.Array, spec: models.DecoderSpec, tx) -> tuple[
+    FitState, jax.Array]:
+  """Per-image initial states and fixed inputs from per-image keys `[N]`."""
+
+  def one(key):
+    k_params, k_input, k_jitter = jax.random.split(key, 3)
+    params = models.init(k_params, spec)
+    return FitState(params, tx.init(params), params,
+                    jnp.asarray(jnp.inf, jnp.float32), jnp.asarray(0, jnp.int32),
+                    jnp.asarray(True), k_jitter), models.init_input(k_input,
+                                                                    spec)
+
+  return jax.vmap(one)(keys)
+
+
+# ----------------------------------------------------------------- the driver
+@dataclasses.dataclass
+class FitResult:
+  params: Any              # final params, batched [N, ...]
+  best_params: Any         # best-iterate params, batched
+  inputs: np.ndarray       # fixed inputs B0 [N, H0, W0, k0]
+  restored: np.ndarray     # [N, H, W, C]: best iterate if kept, else final
+  losses: np.ndarray       # [N, steps] training loss per step (NaN if stopped)
+  history: list[dict]      # one record per log step
+  alive: np.ndarray        # [N] False where the loss went non-finite
+  seconds: float
+
+
+def _format_eta(seconds: float) -> str:
+  seconds = int(round(seconds))
+  m, s = divmod(seconds, 60)
+  h, m = divmod(m, 60)
+  return f'{h}h{m:02d}m' if h else f'{m}m{s:02d}s'
+
+
+def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
+        optim_cfg, fit_cfg, clean=None, loss_fn=None, callback=None,
+        verbose: bool = True, chunk_fn=None) -> FitResult:
+  """Fits one decoder per image to measurements `ys [N, ...]`.
+
+  keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
+    images together or one by one with the same keys gives the same result.
+  clean: optional `[N, H, W, C]` ground truth, used only for reporting PSNR.
+  callback: called with each log record (a dict) as it is made.
+  chunk_fn: optional wrapper `chunk_fn(chunk) -> chunk` (e.g. sharding).
+  """
+  from dd_jax import losses as losses_lib
+  loss_fn = loss_fn or losses_lib.get_loss(fit_cfg.get('loss', 'mse'))
+  steps, log_every = int(fit_cfg.steps), int(fit_cfg.get('log_every', 100))
+  if steps < 1 or log_every < 1:
+    raise UserError('fit.steps and fit.log_every must be positive.')
+  log_every = min(log_every, steps)
+  opts = fit_options(fit_cfg)
+  tx = make_optimizer(optim_cfg, steps)
+  apply_fn = lambda p, z: models.apply(p, z, spec)
+  step = make_step(apply_fn, forward_fn, loss_fn, tx, opts)
+  chunk = make_chunk(step, log_every)
+  if chunk_fn is not None:
+    chunk = chunk_fn(chunk)
+  chunk = jax.jit(chunk, donate_argnums=(0,))
+
+  n = keys.shape[0]
+  state, zs = jax.jit(lambda k: init_state(k, spec, tx))(keys)
+  batch = {'z': zs, 'y': jnp.asarray(ys), 'aux': auxs}
+
+  @jax.jit
+  def evaluate(state, zs, clean):
+    out = jax.vmap(apply_fn)(state.params, zs)
+    best = jax.vmap(apply_fn)(state.best_params, zs)
+    restored = best if opts.best_iterate else out
+    if clean is None:
+      return restored, None, None
+    return (restored, jax.vmap(metrics.psnr)(out, clean),
+            jax.vmap(metrics.psnr)(restored, clean))
+
+  clean_j = None if clean is None else jnp.asarray(clean)
+  all_losses = np.full((n, steps), np.nan, np.float32)
+  history, done, alive_prev = [], 0, np.ones(n, bool)
+  t_start = time.time()
+  t_compiled = None
+  while done < steps:
+    todo = min(log_every, steps - done)
+    state, losses = chunk(state, batch, jnp.asarray(todo, jnp.int32))
+    losses = np.asarray(losses)
+    if t_compiled is None:
+      t_compiled = time.time()
+      first_chunk = todo
+    all_losses[:, done:done + todo] = losses[:, :todo]
+    done += todo
+    _, psnr_cur, psnr_out = evaluate(state, batch['z'], clean_j)
+    alive = np.asarray(state.alive)
+    now = time.time()
+    rate = ((done - first_chunk) / (now - t_compiled)
+            if done > first_chunk else first_chunk / (now - t_start))
+    record = {'step': done, 'loss': [float(v) for v in losses[:, todo - 1]],
+              'steps_per_s': rate, 'elapsed_s': now - t_start}
+    if psnr_out is not None:
+      record['psnr'] = [float(v) for v in np.asarray(psnr_out)]
+      record['psnr_current'] = [float(v) for v in np.asarray(psnr_cur)]
+    history.append(record)
+    for i in np.flatnonzero(alive_prev & ~alive):
+      print(f'[fit] image {i}: non-finite loss by step {done}; its fit '
+            f'stopped there and keeps its best iterate. Lower optim.lr.',
+            flush=True)
+    alive_prev = alive
+    if callback is not None:
+      callback(record)
+    if verbose:
+      eta = (steps - done) / rate if rate > 0 else 0.0
+      msg = (f'step {done:>6}/{steps} | loss {np.nanmean(losses[:, todo - 1]):.3e}')
+      if psnr_out is not None:
+        msg += (f' | psnr {np.mean(record["psnr"]):.2f} dB '
+                f'(current {np.mean(record["psnr_current"]):.2f})')
+      msg += f' | {rate:.1f} steps/s | ETA {_format_eta(eta)}'
+      print(msg, flush=True)
+
+  restored, _, _ = evaluate(state, batch['z'], None)
+  return FitResult(
+      params=jax.device_get(state.params),
+      best_params=jax.device_get(state.best_params),
+      inputs=np.asarray(zs), restored=np.asarray(restored),
+      losses=all_losses, history=history, alive=np.asarray(state.alive),
+      seconds=time.time() - t_start)

@@ -1,0 +1,47 @@
+"""Command-line entry point: one config in, one run out.
+
+  python -m dd_jax.main --config=configs/denoise.py:cpu --workdir=runs/dn
+  dd-jax --config=configs/inpaint.py --config.fit.steps=500 --workdir=runs/ip
+
+With no --config, the built-in default runs: `configs/denoise.py:cpu`,
+denoising scikit-image's astronaut at 256x256 with sigma 25/255.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+import configs
+from dd_jax import run as run_lib
+from dd_jax.errors import UserError
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__),
+                              'denoise.py') + ':cpu'
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', DEFAULT_CONFIG, 'Config file and its arg, e.g. '
+    'configs/denoise.py:cpu. Fields can be overridden: --config.fit.steps=500.',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', 'workdir/default',
+                               'Folder the run writes its results to.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  try:
+    run_lib.run(_CONFIG.value, _WORKDIR.value)
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+def cli():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  cli()

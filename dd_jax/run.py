@@ -1,0 +1,205 @@
+"""One experiment run from a config: load, corrupt, fit, write the workdir.
+
+`run(config, workdir)` is the single library call behind `dd_jax.main`.
+Images of the same shape are fitted together in one vmapped fit; different
+shapes form separate groups. Files written to the workdir:
+
+  config.json, metrics.jsonl (one JSON object per log step and group),
+  <name>_clean.png / _corrupted.png / _restored.png per image,
+  psnr.png (PSNR or loss vs step), summary.json and summary.txt.
+"""
+
+import collections
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dd_jax import data as data_lib
+from dd_jax import fit as fit_lib
+from dd_jax import metrics
+from dd_jax import models
+from dd_jax import operators
+from dd_jax.errors import UserError
+
+RUN_MARKER = 'config.json'
+
+
+def prepare_workdir(workdir: str, overwrite: bool):
+  if not workdir:
+    raise UserError('Give --workdir, the folder the run writes to.')
+  if os.path.exists(os.path.join(workdir, RUN_MARKER)) and not overwrite:
+    raise UserError(
+        f'{workdir!r} already holds a run; choose another --workdir or pass '
+        f'--config.output.overwrite=True to replace it.')
+  os.makedirs(workdir, exist_ok=True)
+
+
+def _names(sources):
+  seen = collections.Counter()
+  names = []
+  for s in sources:
+    base = os.path.splitext(os.path.basename(s))[0] or 'image'
+    seen[base] += 1
+    names.append(base if seen[base] == 1 else f'{base}_{seen[base] - 1}')
+  return names
+
+
+def _size_multiple(config) -> int:
+  d = int(config.model.get('depth', 0)) or len(config.model.channels) - 1
+  mult = 2 ** (d - 1) if config.model.get('upsample', 'bilinear') != 'none' else 1
+  if config.operator.name == 'downsample':
+    mult = int(np.lcm(mult, int(config.operator.factor)))
+  return mult
+
+
+def load_inputs(config):
+  """Returns names, clean images (or None) and given measurements (or None)."""
+  d = config.data
+  if d.get('measurement'):
+    sources = data_lib.list_sources(d.measurement)
+    ys = [data_lib.load_image(s, d.get('channels', 'auto')) for s in sources]
+    print(f'[data] {len(ys)} measurement(s) given, no clean image: PSNR '
+          'against ground truth is not reported.', flush=True)
+    factor = (int(config.operator.factor)
+              if config.operator.name == 'downsample' else 1)
+    mult = max(_size_multiple(config) // factor, 1)
+    ys = [data_lib.fit_size(y, 0, mult, s, d.get('crop', True))
+          for y, s in zip(ys, sources)]
+    return _names(sources), None, ys
+  sources = data_lib.list_sources(d.images)
+  mult = _size_multiple(config)
+  clean = []
+  for s in sources:
+    img = data_lib.load_image(s, d.get('channels', 'auto'))
+    clean.append(data_lib.fit_size(img, int(d.get('size', 0)), mult, s,
+                                   d.get('crop', True)))
+  return _names(sources), clean, None
+
+
+def _image_shape(config, y_shape):
+  if config.operator.name == 'downsample':
+    f = int(config.operator.factor)
+    return (y_shape[0] * f, y_shape[1] * f, y_shape[2])
+  return tuple(y_shape)
+
+
+def run(config, workdir: str) -> dict:
+  """Runs the experiment `config` and writes its results into `workdir`."""
+  prepare_workdir(workdir, bool(config.output.get('overwrite', False)))
+  names, clean, given = load_inputs(config)
+  shapes = ([c.shape for c in clean] if clean is not None else
+            [_image_shape(config, y.shape) for y in given])
+  with open(os.path.join(workdir, RUN_MARKER), 'w') as f:
+    f.write(config.to_json(indent=2))
+  metrics_path = os.path.join(workdir, 'metrics.jsonl')
+  open(metrics_path, 'w').close()
+
+  groups = collections.defaultdict(list)
+  for i, shape in enumerate(shapes):
+    groups[tuple(shape)].append(i)
+
+  root = jax.random.key(int(config.get('seed', 0)))
+  summary = {'images': {}, 'groups': []}
+  histories = {}
+  t0 = time.time()
+  for gi, (shape, idx) in enumerate(groups.items()):
+    spec = models.DecoderSpec.from_config(config.model, shape)
+    op = operators.make_operator(config.operator, shape)
+    keys = jnp.stack([jax.random.fold_in(root, i) for i in idx])
+    k_fit, k_aux, k_noise = (jax.vmap(lambda k, j=j: jax.random.fold_in(k, j))(
+        keys) for j in range(3))
+    auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
+    if clean is not None:
+      xs = jnp.asarray(np.stack([clean[i] for i in idx]))
+      ys = jax.jit(jax.vmap(lambda k, x, a: operators.measure(
+          k, x, op, a, config.operator)))(k_noise, xs, auxs)
+    else:
+      xs, ys = None, jnp.asarray(np.stack([given[i] for i in idx]))
+    print(f'[run] group {gi}: {len(idx)} image(s) {shape[0]}x{shape[1]}x'
+          f'{shape[2]}, operator {op.name}, decoder channels '
+          f'{spec.channels}, {models.num_params(spec):,} parameters, '
+          f'{config.fit.steps} steps', flush=True)
+
+    def log(record, gi=gi, idx=idx):
+      with open(metrics_path, 'a') as f:
+        f.write(json.dumps({'group': gi, 'images': [names[i] for i in idx],
+                            **record}) + '\n')
+
+    result = fit_lib.fit(k_fit, spec, op.forward, ys, auxs,
+                         optim_cfg=config.optim, fit_cfg=config.fit,
+                         clean=xs, callback=log)
+    summary['groups'].append({'shape': list(shape), 'images': len(idx),
+                              'seconds': result.seconds,
+                              'num_params': models.num_params(spec)})
+    for j, i in enumerate(idx):
+      rec = _write_image_outputs(workdir, names[i],
+                                 None if xs is None else np.asarray(xs[j]),
+                                 np.asarray(ys[j]), result.restored[j])
+      rec['finite'] = bool(result.alive[j])
+      summary['images'][names[i]] = rec
+      histories[names[i]] = ([h['step'] for h in result.history],
+                             [h['psnr'][j] if 'psnr' in h else h['loss'][j]
+                              for h in result.history])
+  summary['seconds'] = time.time() - t0
+  _finish(workdir, summary, histories, has_clean=clean is not None)
+  return summary
+
+
+def _write_image_outputs(workdir, name, x, y, restored):
+  rec = {}
+  data_lib.save_png(os.path.join(workdir, f'{name}_corrupted.png'), y)
+  data_lib.save_png(os.path.join(workdir, f'{name}_restored.png'), restored)
+  if x is not None:
+    data_lib.save_png(os.path.join(workdir, f'{name}_clean.png'), x)
+    rec['psnr_restored'] = float(metrics.psnr(restored, x))
+    rec['ssim_restored'] = float(metrics.ssim(jnp.asarray(restored),
+                                              jnp.asarray(x)))
+    if y.shape == x.shape:
+      rec['psnr_corrupted'] = float(metrics.psnr(y, x))
+  return rec
+
+
+def _finish(workdir, summary, histories, has_clean):
+  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
+    json.dump(summary, f, indent=2)
+  lines = []
+  for name, rec in summary['images'].items():
+    if 'psnr_restored' in rec:
+      before = (f'{rec["psnr_corrupted"]:.2f} dB -> '
+                if 'psnr_corrupted' in rec else '')
+      lines.append(f'{name}: PSNR {before}{rec["psnr_restored"]:.2f} dB, '
+                   f'SSIM {rec["ssim_restored"]:.4f}')
+    else:
+      lines.append(f'{name}: restored (no clean image, no PSNR)')
+    if not rec['finite']:
+      lines[-1] += ' [stopped early: non-finite loss]'
+  lines.append(f'total time {summary["seconds"]:.1f} s')
+  text = '\n'.join(lines) + '\n'
+  with open(os.path.join(workdir, 'summary.txt'), 'w') as f:
+    f.write(text)
+  print('[run] summary\n' + text + f'[run] wrote {workdir}', flush=True)
+  _plot(os.path.join(workdir, 'psnr.png'), histories, has_clean)
+
+
+def _plot(path, histories, has_clean):
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+  for name, (steps, values) in histories.items():
+    ax.plot(steps, values, label=name)
+  ax.set_xlabel('step')
+  if has_clean:
+    ax.set_ylabel('PSNR of the output vs clean image (dB)')
+  else:
+    ax.set_ylabel('training loss')
+    ax.set_yscale('log')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
