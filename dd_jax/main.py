@@ -12,6 +12,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 import configs
@@ -30,6 +31,7 @@ _WORKDIR = flags.DEFINE_string('workdir', 'workdir/default',
 
 
 def main(argv):
+  logging.set_verbosity(logging.WARNING)
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   try:
@@ -39,7 +41,18 @@ def main(argv):
     sys.exit(2)
 
 
+# `dd-jax SUBCOMMAND ...` dispatches here; anything else is a fit run.
+SUBCOMMANDS = {
+    'compress': 'dd_jax.codec_cli',
+    'decompress': 'dd_jax.codec_cli',
+}
+
+
 def cli():
+  if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+    import importlib
+    module = importlib.import_module(SUBCOMMANDS[sys.argv[1]])
+    sys.exit(module.main(sys.argv[1:]))
   app.run(main)
 
 
