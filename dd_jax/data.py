@@ -87,8 +87,8 @@ def load_image(source: str, channels: str = 'auto') -> np.ndarray:
     arr = _builtin(source)
   else:
     raise UserError(
-        f'Image {source!r} is neither a file nor a built-in image name; give '
-        f'a path or one of {", ".join(BUILTIN_IMAGES)}.')
+        f'Image not found: {source!r} is neither a file nor a built-in image '
+        f'name; give a path or one of {", ".join(BUILTIN_IMAGES)}.')
   img = _to_float(arr, source)
   if img.ndim == 2:
     img = img[..., None]

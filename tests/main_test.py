@@ -1,0 +1,92 @@
+"""End to end: the launcher as a user runs it, in a temporary workdir."""
+
+import json
+import os
+import subprocess
+import sys
+
+from absl.testing import absltest
+import numpy as np
+
+from dd_jax import data
+from tests.conftest import REPO
+
+
+def launch(*args, timeout=600):
+  env = dict(os.environ, PYTHONPATH=REPO)
+  return subprocess.run([sys.executable, '-m', 'dd_jax.main', *args],
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+class MainTest(absltest.TestCase):
+
+  def test_denoise_test_config_writes_everything(self):
+    wd = self.create_tempdir().full_path
+    out = launch('--config=configs/denoise.py:test', f'--workdir={wd}',
+                 '--config.fit.steps=30', '--config.fit.log_every=15')
+    self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+    for name in ('config.json', 'metrics.jsonl', 'astronaut_clean.png',
+                 'astronaut_corrupted.png', 'astronaut_restored.png',
+                 'psnr.png', 'summary.json', 'summary.txt'):
+      self.assertTrue(os.path.isfile(os.path.join(wd, name)), name)
+    with open(os.path.join(wd, 'config.json')) as f:
+      self.assertEqual(json.load(f)['fit']['steps'], 30)
+    with open(os.path.join(wd, 'metrics.jsonl')) as f:
+      records = [json.loads(line) for line in f]
+    self.assertEqual([r['step'] for r in records], [15, 30])
+    self.assertIn('psnr', records[0])
+    with open(os.path.join(wd, 'summary.json')) as f:
+      rec = json.load(f)['images']['astronaut']
+    self.assertGreater(rec['psnr_restored'], 10)
+    self.assertIn('->', open(os.path.join(wd, 'summary.txt')).read())
+    self.assertIn('steps/s', out.stdout)
+    restored = data.load_image(os.path.join(wd, 'astronaut_restored.png'))
+    self.assertEqual(restored.shape, (64, 64, 3))
+
+    # A second run into the same workdir is refused, with one clear line.
+    again = launch('--config=configs/denoise.py:test', f'--workdir={wd}')
+    self.assertEqual(again.returncode, 2)
+    self.assertIn('already holds a run', again.stderr)
+    self.assertNotIn('Traceback', again.stderr)
+
+  def test_two_images_and_measurement_only(self):
+    tmp = self.create_tempdir().full_path
+    for i in range(2):
+      data.save_png(os.path.join(tmp, f'img{i}.png'),
+                    data.synthetic_image(i, (32, 32)))
+    wd = os.path.join(tmp, 'run')
+    out = launch('--config=configs/inpaint.py:test', f'--workdir={wd}',
+                 f'--config.data.images={tmp}', '--config.data.size=0',
+                 '--config.fit.steps=10')
+    self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+    self.assertIn('2 image(s)', out.stdout)
+    summary = json.load(open(os.path.join(wd, 'summary.json')))
+    self.assertEqual(sorted(summary['images']), ['img0', 'img1'])
+
+    wd2 = os.path.join(tmp, 'real')
+    out = launch('--config=configs/denoise.py:test', f'--workdir={wd2}',
+                 f'--config.data.measurement={tmp}/img0.png',
+                 '--config.fit.steps=10')
+    self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+    self.assertIn('no clean image', out.stdout)
+    self.assertTrue(os.path.isfile(os.path.join(wd2, 'img0_restored.png')))
+    self.assertFalse(os.path.exists(os.path.join(wd2, 'img0_clean.png')))
+
+  def test_bad_inputs_give_one_line_errors(self):
+    tmp = self.create_tempdir().full_path
+    cases = [
+        ('--config.data.images=/nonexistent/x.png', 'not found'),
+        ('--config.operator.name=blur', 'Unknown operator.name'),
+        ('--config.optim.name=adamm', 'Unknown optim.name'),
+    ]
+    for i, (arg, message) in enumerate(cases):
+      out = launch('--config=configs/denoise.py:test', arg,
+                   f'--workdir={tmp}/{i}')
+      self.assertEqual(out.returncode, 2, (arg, out.stderr[-2000:]))
+      self.assertIn(message, out.stderr)
+      self.assertNotIn('Traceback', out.stderr)
+
+
+if __name__ == '__main__':
+  absltest.main()
