@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from absl.testing import absltest
 import numpy as np
@@ -21,8 +23,13 @@ def launch(*args, timeout=600):
 
 class MainTest(absltest.TestCase):
 
+  def tmpdir(self):
+    path = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
   def test_denoise_test_config_writes_everything(self):
-    wd = self.create_tempdir().full_path
+    wd = self.tmpdir()
     out = launch('--config=configs/denoise.py:test', f'--workdir={wd}',
                  '--config.fit.steps=30', '--config.fit.log_every=15')
     self.assertEqual(out.returncode, 0, out.stderr[-3000:])
@@ -51,7 +58,7 @@ class MainTest(absltest.TestCase):
     self.assertNotIn('Traceback', again.stderr)
 
   def test_two_images_and_measurement_only(self):
-    tmp = self.create_tempdir().full_path
+    tmp = self.tmpdir()
     for i in range(2):
       data.save_png(os.path.join(tmp, f'img{i}.png'),
                     data.synthetic_image(i, (32, 32)))
@@ -74,7 +81,7 @@ class MainTest(absltest.TestCase):
     self.assertFalse(os.path.exists(os.path.join(wd2, 'img0_clean.png')))
 
   def test_bad_inputs_give_one_line_errors(self):
-    tmp = self.create_tempdir().full_path
+    tmp = self.tmpdir()
     cases = [
         ('--config.data.images=/nonexistent/x.png', 'not found'),
         ('--config.operator.name=blur', 'Unknown operator.name'),
