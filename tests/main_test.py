@@ -84,7 +84,7 @@ class MainTest(absltest.TestCase):
     tmp = self.tmpdir()
     cases = [
         ('--config.data.images=/nonexistent/x.png', 'not found'),
-        ('--config.operator.name=blur', 'Unknown operator.name'),
+        ('--config.operator.name=no_such_op', 'Unknown operator.name'),
         ('--config.optim.name=adamm', 'Unknown optim.name'),
     ]
     for i, (arg, message) in enumerate(cases):
