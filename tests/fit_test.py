@@ -151,6 +151,7 @@ class QualityAndRobustnessTest(absltest.TestCase):
     try:
       _, ys = noisy_batch(1)
       keys = jax.random.split(jax.random.key(0), 1)
+      run_fit(small_config(steps=10), keys, ys)  # Warms module-level caches.
       counts = []
       for steps in (20, 25, 45):  # 2, 3 and 5 chunks of length <= 10.
         events.clear()
