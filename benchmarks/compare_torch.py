@@ -42,8 +42,6 @@ def _parse(argv):
   p.add_argument('--repeats', type=int, default=7)
   p.add_argument('--threads', type=int, default=os.cpu_count())
   p.add_argument('--roofline', action='store_true')
-  p.add_argument('--mallopt', action='store_true',
-                 help='call dd_jax.alloc.tune_malloc() first')
   return p.parse_args(argv)
 
 
@@ -62,7 +60,6 @@ import torch  # pylint: disable=g-import-not-at-top
 from torch import nn  # pylint: disable=g-import-not-at-top
 
 from benchmarks import step_time  # pylint: disable=g-import-not-at-top
-from dd_jax import alloc  # pylint: disable=g-import-not-at-top
 from dd_jax import losses  # pylint: disable=g-import-not-at-top
 from dd_jax import models  # pylint: disable=g-import-not-at-top
 
@@ -263,8 +260,6 @@ def measure_machine(repeats=5):
 
 def main():
   args = ARGS
-  if args.mallopt:
-    print('tune_malloc:', alloc.tune_malloc())
   torch.set_num_threads(args.threads)
   torch.set_num_interop_threads(1)
   load = os.getloadavg()

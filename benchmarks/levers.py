@@ -19,7 +19,6 @@ import jax
 
 from benchmarks import _layers_v0
 from benchmarks import step_time
-from dd_jax import alloc
 from dd_jax import layers
 from dd_jax import upsample
 
@@ -55,11 +54,7 @@ def main(argv=None):
   p.add_argument('--configs', default='a')
   p.add_argument('--variants', default='v0,v1')
   p.add_argument('--repeats', type=int, default=5)
-  p.add_argument('--mallopt', action='store_true',
-                 help='call dd_jax.alloc.tune_malloc() first')
   args = p.parse_args(argv)
-  if args.mallopt:
-    print('tune_malloc:', alloc.tune_malloc())
   names = args.variants.split(',')
   for cname in args.configs.split(','):
     b = step_time.CONFIGS[cname]

@@ -1,8 +1,9 @@
 """Fixed (parameter-free) x2 upsamplers on one image `[H, W, C]`.
 
 Each upsampler maps `[H, W, C] -> [2H, 2W, C]` and is linear, so its VJP is
-its transpose; jax derives it. `UPSAMPLERS` is the registry the model looks
-names up in.
+its transpose; jax derives it (`bilinear2_transpose` is a faster hand-written
+one that `layers.hidden_layer` uses). `UPSAMPLERS` is the registry the model
+looks names up in.
 """
 
 from typing import Callable
