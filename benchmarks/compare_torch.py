@@ -55,7 +55,6 @@ if ARGS is not None:
                                ' --xla_cpu_multi_thread_eigen=false')
 
 import jax  # pylint: disable=g-import-not-at-top
-import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import torch  # pylint: disable=g-import-not-at-top
 from torch import nn  # pylint: disable=g-import-not-at-top
 

@@ -15,7 +15,6 @@ import contextlib
 import statistics
 import sys
 
-import jax
 
 from benchmarks import _layers_v0
 from benchmarks import step_time

@@ -15,13 +15,11 @@ import argparse
 import dataclasses
 import os
 import statistics
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from dd_jax import fit as fit_lib
 from dd_jax import losses
