@@ -208,17 +208,8 @@ def init(key: jax.Array, spec: DipSpec) -> Params:
 
 
 def _conv(x, layer, stride=1):
-  w = layer['w']
-  r = (w.shape[0] - 1) // 2
-  if r:
-    x = jnp.pad(x, ((r, r), (r, r), (0, 0)), mode='reflect')
-  if w.shape[0] == 1 and stride == 1:
-    y = layers.conv1x1(x, w[0, 0])
-  else:
-    y = jax.lax.conv_general_dilated(
-        x[None], w, (stride, stride), 'VALID',
-        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))[0]
-  return y + layer['b']
+  from dd_jax import models  # Shared im2col conv; models imports this module.
+  return models.conv(x, layer['w'], stride) + layer['b']
 
 
 def apply(params: Params, z: jax.Array, spec: DipSpec) -> jax.Array:
