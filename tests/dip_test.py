@@ -7,6 +7,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from configs import dip_common
 from configs import dip_denoise
 from configs import dip_inpaint
 from configs import dip_superres
@@ -43,7 +44,7 @@ def test_dip_forward_shape_any_size_and_jit():
   cfg = dip_denoise.get_config('test')
   spec = models.make_model(cfg.model, (21, 27, 3))   # Odd sizes: no crop.
   assert spec.num_params() == dip_params_closed_form(32, 8, 2, 3)
-  cfg.model.dip.scales = 2                           # Keeps the jit small.
+  dip_common._widths(cfg, 8, 2, 2)                   # Keeps the jit small.
   spec = models.make_model(cfg.model, (21, 27, 3))
   params = spec.init(jax.random.key(0))
   z = spec.init_input(jax.random.key(1))
