@@ -188,9 +188,52 @@ def bilinear_kernel_1d(factor: int) -> np.ndarray:
   return 1.0 - np.abs(np.arange(k) - centre) / factor
 
 
+def _shift_zero(x: jax.Array, q: int, axis: int) -> jax.Array:
+  """x[m - q] along `axis`, zero outside."""
+  n = x.shape[axis]
+  if q == 0:
+    return x
+  pad = [(0, 0)] * x.ndim
+  pad[axis] = (q, 0) if q > 0 else (0, -q)
+  start = 0 if q > 0 else -q
+  return jax.lax.slice_in_dim(jnp.pad(x, pad), start, start + n, axis=axis)
+
+
 def transposed_up(x: jax.Array, w: jax.Array, factor: int,
                   depthwise: bool) -> jax.Array:
   """Learned transposed conv `[H, W, Ci] -> [fH, fW, Co]`, kernel 2f, stride f.
+
+  PyTorch ConvTranspose2d(kernel 2f, stride f, padding f // 2) semantics:
+  y[f m + r] = sum_q x[m - q] w[f q + r + f // 2]. w: `[2f, 2f, C]`
+  (depthwise) or `[2f, 2f, Ci, Co]`. Written per output phase (r, s) as
+  shifted multiply-adds / channel matmuls, which stay fast under vmap.
+  """
+  f, p = factor, factor // 2
+  h, wd = x.shape[:2]
+  taps = lambda r: [(q, f * q + r + p) for q in range(-2, 3)
+                    if 0 <= f * q + r + p < 2 * f]
+  rows = []
+  for r in range(f):
+    cols = []
+    for s in range(f):
+      acc = 0.0
+      for q1, a in taps(r):
+        xa = _shift_zero(x, q1, 0)
+        for q2, b in taps(s):
+          xab = _shift_zero(xa, q2, 1)
+          acc = acc + (xab * w[a, b] if depthwise else
+                       jnp.einsum('hwc,cd->hwd', xab, w[a, b]))
+      cols.append(acc)
+    rows.append(jnp.stack(cols, axis=2))        # [H, W, f, C]
+  return jnp.stack(rows, axis=1).reshape(h * f, wd * f, -1)
+
+
+def transposed_up_lax(x: jax.Array, w: jax.Array, factor: int,
+                  depthwise: bool) -> jax.Array:
+  """`transposed_up` as lax.conv with lhs dilation (the test reference;
+  under vmap with per-image kernels it is a slow grouped conv).
+
+  Learned transposed conv `[H, W, Ci] -> [fH, fW, Co]`, kernel 2f, stride f.
 
   w: `[2f, 2f, C]` (depthwise, C = Ci = Co) or `[2f, 2f, Ci, Co]`. Padding
   f/2 on each side (f even) so the output is exactly f times the input,

@@ -180,6 +180,19 @@ def test_transposed_starts_bilinear_in_the_interior():
                              atol=1e-6)
 
 
+@pytest.mark.parametrize('factor', [2, 3])
+@pytest.mark.parametrize('depthwise', [True, False])
+def test_transposed_phase_form_matches_lax_conv(factor, depthwise):
+  x = jnp.asarray(_img(5, 4, 3))
+  k = 2 * factor
+  shape = (k, k, 3) if depthwise else (k, k, 3, 2)
+  w = jnp.asarray(np.random.default_rng(2).normal(size=shape), jnp.float32)
+  got = upsample.transposed_up(x, w, factor, depthwise)
+  ref = upsample.transposed_up_lax(x, w, factor, depthwise)
+  assert got.shape == (5 * factor, 4 * factor, shape[-1])
+  np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
 # ------------------------------------------------------------- model checks
 def test_none_upsampling_is_permutation_equivariant():
   """Paper 6.2: permuting the input pixels permutes the output pixels."""
