@@ -121,7 +121,10 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
       z = z + jitter_std_at(opts, state.step) * noise
 
     def loss_of(params):
-      return loss_fn(forward_fn(apply_fn(params, z), batch['aux']), batch['y'])
+      pred = forward_fn(apply_fn(params, z), batch['aux'])
+      if 'weight' in batch:  # Observed / training entries (dd_jax.stopping).
+        return loss_fn(pred, batch['y'], batch['weight'])
+      return loss_fn(pred, batch['y'])
 
     loss, grads = jax.value_and_grad(loss_of)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -185,6 +188,7 @@ class FitResult:
   history: list[dict]      # one record per log step
   alive: np.ndarray        # [N] False where the loss went non-finite
   seconds: float
+  stop_steps: np.ndarray | None = None  # [N] step a stopper fired, -1: none
 
 
 def _format_eta(seconds: float) -> str:
@@ -196,7 +200,8 @@ def _format_eta(seconds: float) -> str:
 
 def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
         optim_cfg, fit_cfg, clean=None, loss_fn=None, callback=None,
-        verbose: bool = True, chunk_fn=None) -> FitResult:
+        verbose: bool = True, chunk_fn=None, weights=None,
+        stopper=None) -> FitResult:
   """Fits one decoder per image to measurements `ys [N, ...]`.
 
   keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
@@ -204,6 +209,9 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
   clean: optional `[N, H, W, C]` ground truth, used only for reporting PSNR.
   callback: called with each log record (a dict) as it is made.
   chunk_fn: optional wrapper `chunk_fn(chunk) -> chunk` (e.g. sharding).
+  weights: optional `[N, ...]` loss weights (1 = observed), see losses.py.
+  stopper: optional dd_jax.stopping rule, updated with the current outputs
+    after every chunk; its stop steps and chosen iterates are returned.
   """
   from dd_jax import losses as losses_lib
   loss_fn = loss_fn or losses_lib.get_loss(fit_cfg.get('loss', 'mse'))
@@ -223,6 +231,9 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
   n = keys.shape[0]
   state, zs = jax.jit(lambda k: init_state(k, spec, tx))(keys)
   batch = {'z': zs, 'y': jnp.asarray(ys), 'aux': auxs}
+  if weights is not None:
+    batch['weight'] = jnp.asarray(weights)
+  current_fn = jax.jit(jax.vmap(apply_fn))
 
   @jax.jit
   def evaluate(state, zs, clean):
@@ -274,11 +285,19 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
                 f'(current {np.mean(record["psnr_current"]):.2f})')
       msg += f' | {rate:.1f} steps/s | ETA {_format_eta(eta)}'
       print(msg, flush=True)
+    if stopper is not None:
+      stopper.update(done, current_fn(state.params, batch['z']))
+      if stopper.halt and stopper.all_stopped:
+        print(f'[fit] every image stopped by step {done}.', flush=True)
+        break
 
   restored, _, _ = evaluate(state, batch['z'], None)
+  if stopper is not None:
+    restored = stopper.finalize(np.asarray(restored))
   return FitResult(
       params=jax.device_get(state.params),
       best_params=jax.device_get(state.best_params),
       inputs=np.asarray(zs), restored=np.asarray(restored),
       losses=all_losses, history=history, alive=np.asarray(state.alive),
-      seconds=time.time() - t_start)
+      seconds=time.time() - t_start,
+      stop_steps=None if stopper is None else stopper.stop_steps)
