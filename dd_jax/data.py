@@ -194,6 +194,8 @@ def load_mask(path: str, hw: tuple[int, int]) -> np.ndarray:
   m = _read_file(path)
   m = m.reshape(m.shape[0], m.shape[1], -1).max(axis=2) > 0
   if m.shape != tuple(hw):
+    _say(f'{path}: mask {m.shape[0]}x{m.shape[1]} centre-cropped to the '
+         f'image, {hw[0]}x{hw[1]}.')
     m = center_crop(m[..., None], hw)[..., 0] if (
         m.shape[0] >= hw[0] and m.shape[1] >= hw[1]) else None
     if m is None:

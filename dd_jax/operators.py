@@ -583,6 +583,11 @@ def check_given_measurement(cfg):
   a mask drawn at random is unknown for real data."""
   names = (cfg.name,) if cfg.name != 'compose' else tuple(
       s.strip() for s in str(cfg.get('ops', '')).split(','))
+  if not cfg.name.startswith('mri') and any(
+      n not in IMAGE_MEASUREMENTS for n in names):
+    raise UserError(f'A given measurement for operator {cfg.name!r} needs '
+                    f'the image shape, which a measurement vector does not '
+                    f'tell; simulate it from data.images instead.')
   if 'mask' in names and cfg.get('mask', 'random') == 'random':
     raise UserError('A given measurement needs its own mask: set '
                     'operator.mask=path/to/mask.png (nonzero = observed).')

@@ -126,7 +126,8 @@ def run(config, workdir: str) -> dict:
         f.write(json.dumps({'group': gi, 'images': [names[i] for i in idx],
                             **record}) + '\n')
 
-    weights = None if op.weight is None else jax.vmap(op.weight)(auxs)
+    weights = (None if op.weight is None else
+               jax.vmap(op.weight, axis_size=len(idx))(auxs))
     stopper, weights = stopping.make_stopper(
         config.fit, config.operator, op, ys, auxs, weights,
         key=jax.random.fold_in(root, 10_000 + gi), known_sigma=xs is not None)
