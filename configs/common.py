@@ -75,6 +75,25 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.operator.mask = 'random'     # mask: 'random', 'block' or a file
   c.operator.observed = 0.5
   c.operator.block = 0.25
+  # Inverse-problem operators and noise (dd_jax/operators.py, noise.py).
+  c.operator.normalize = 'observed'  # mask loss over observed | all pixels
+  c.operator.mask_text = 'Deep Decoder'  # mask='text'
+  c.operator.sr_kernel = 'lanczos2'  # downsample: lanczos2 | bicubic
+  c.operator.blur = 'gaussian'   # gaussian | box | motion | kernel file
+  c.operator.blur_sigma = 1.6
+  c.operator.blur_size = 0       # 0: 2 ceil(3 sigma) + 1 for gaussian
+  c.operator.motion_angle = 30.0
+  c.operator.boundary = 'circular'  # blur: circular | reflect | zero
+  c.operator.ratio = 4.0         # compressive sensing n / m
+  c.operator.cs_block = 1024
+  c.operator.cs_seed = 0
+  c.operator.mri_mask = 'random'  # random | equispaced | points | file
+  c.operator.accel = 4.0
+  c.operator.center = 0.08
+  c.operator.coils = 'synthetic:8'  # mri_multicoil: synthetic:J | maps.npy
+  c.operator.ops = ''            # compose: e.g. 'blur,downsample'
+  c.operator.peak = 30.0         # poisson noise
+  c.operator.amount = 0.1        # salt_pepper noise
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = 'adam'
@@ -100,6 +119,11 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.fit.ema = False              # DIP: EMA of outputs, reported separately
   c.fit.ema_weight = 0.99
   c.fit.rollback_db = 0.0        # DIP: 5.0 (roll back on a PSNR drop)
+  c.fit.stop = 'budget'          # budget | discrepancy | validation
+  c.fit.stop_sigma = 0.0         # discrepancy: sigma in 1/255 (0: known/MAD)
+  c.fit.stop_tau = 1.0           # discrepancy: stop at tau * sigma^2
+  c.fit.holdout = 0.05           # validation: held-out fraction
+  c.fit.patience = 5             # validation: checks without improvement
 
   c.data = ml_collections.ConfigDict()
   c.data.images = 'astronaut'    # files, a folder, or built-in names

@@ -172,6 +172,9 @@ def fit_size(img: np.ndarray, size: int, multiple: int, name: str,
   h, w = img.shape[:2]
   hw = (h - h % multiple, w - w % multiple)
   if hw != (h, w):
+    if img.ndim > 3:
+      raise UserError(f'{name}: k-space of size {h}x{w} is not a multiple of '
+                      f'{multiple} and cannot be cropped; lower model.depth.')
     if not crop or min(hw) == 0:
       raise UserError(
           f'{name}: size {h}x{w} is not a multiple of {multiple} (2^(d-1) '
@@ -191,6 +194,8 @@ def load_mask(path: str, hw: tuple[int, int]) -> np.ndarray:
   m = _read_file(path)
   m = m.reshape(m.shape[0], m.shape[1], -1).max(axis=2) > 0
   if m.shape != tuple(hw):
+    _say(f'{path}: mask {m.shape[0]}x{m.shape[1]} centre-cropped to the '
+         f'image, {hw[0]}x{hw[1]}.')
     m = center_crop(m[..., None], hw)[..., 0] if (
         m.shape[0] >= hw[0] and m.shape[1] >= hw[1]) else None
     if m is None:
@@ -221,3 +226,24 @@ def synthetic_image(key_seed: int, hw=(64, 64), channels=3) -> np.ndarray:
     plane += 0.15 * ((xx > 0.7) & (yy < 0.5))
     planes.append(plane)
   return np.clip(np.stack(planes, -1), 0, 1).astype(np.float32)
+
+
+def load_measurement(source: str, channels: str = 'auto') -> np.ndarray:
+  """A given measurement: an image (see load_image) or a .npy array (e.g.
+  MRI k-space; complex values become a trailing real/imag axis, and a 2-D
+  complex array one channel: `[H, W] -> [H, W, 1, 2]`)."""
+  if not source.lower().endswith('.npy'):
+    return load_image(source, channels)
+  try:
+    arr = np.load(source)
+  except (OSError, ValueError) as e:
+    raise UserError(f'Cannot read measurement {source!r}: {e}') from None
+  if np.iscomplexobj(arr):
+    if arr.ndim == 2:
+      arr = arr[..., None]
+    arr = np.stack([arr.real, arr.imag], -1)
+    _say(f'{source}: complex array stored as real/imag, shape {arr.shape}.')
+  arr = arr.astype(np.float32)
+  if not np.all(np.isfinite(arr)):
+    raise UserError(f'{source}: the measurement holds NaN or infinite values.')
+  return arr

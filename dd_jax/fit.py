@@ -132,6 +132,8 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
     def loss_of(params):
       image = apply_fn(params, z)
       pred = forward_fn(image, batch['aux'])
+      if 'weight' in batch:  # Observed / training entries (dd_jax.stopping).
+        return loss_fn(pred, batch['y'], batch['weight']), (image, pred)
       return loss_fn(pred, batch['y']), (image, pred)
 
     (loss, (image, pred)), grads = jax.value_and_grad(loss_of, has_aux=True)(
@@ -240,6 +242,7 @@ class FitResult:
   alive: np.ndarray        # [N] False where the loss went non-finite
   seconds: float
   ema: np.ndarray | None = None  # [N, H, W, C] EMA of outputs (fit.ema)
+  stop_steps: np.ndarray | None = None  # [N] step a stopper fired, -1: none
 
 
 def _format_eta(seconds: float) -> str:
@@ -251,7 +254,8 @@ def _format_eta(seconds: float) -> str:
 
 def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
         optim_cfg, fit_cfg, clean=None, loss_fn=None, callback=None,
-        verbose: bool = True, chunk_fn=None) -> FitResult:
+        verbose: bool = True, chunk_fn=None, weights=None,
+        stopper=None) -> FitResult:
   """Fits one decoder per image to measurements `ys [N, ...]`.
 
   keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
@@ -259,6 +263,9 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
   clean: optional `[N, H, W, C]` ground truth, used only for reporting PSNR.
   callback: called with each log record (a dict) as it is made.
   chunk_fn: optional wrapper `chunk_fn(chunk) -> chunk` (e.g. sharding).
+  weights: optional `[N, ...]` loss weights (1 = observed), see losses.py.
+  stopper: optional dd_jax.stopping rule, updated with the current outputs
+    after every chunk; its stop steps and chosen iterates are returned.
   """
   from dd_jax import losses as losses_lib
   loss_fn = loss_fn or losses_lib.get_loss(fit_cfg.get('loss', 'mse'))
@@ -279,6 +286,9 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
   state, zs = jax.jit(lambda k, y: init_state(k, spec, tx, y, opts))(
       keys, jnp.asarray(ys))
   batch = {'z': zs, 'y': jnp.asarray(ys), 'aux': auxs}
+  if weights is not None:
+    batch['weight'] = jnp.asarray(weights)
+  current_fn = jax.jit(jax.vmap(apply_fn))
 
   @jax.jit
   def evaluate(state, zs, clean):
@@ -339,12 +349,20 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
           msg += f' | ema {np.mean(record["psnr_ema"]):.2f} dB'
       msg += f' | {rate:.1f} steps/s | ETA {_format_eta(eta)}'
       print(msg, flush=True)
+    if stopper is not None:
+      stopper.update(done, current_fn(state.params, batch['z']))
+      if stopper.halt and stopper.all_stopped:
+        print(f'[fit] every image stopped by step {done}.', flush=True)
+        break
 
   restored, _, _ = evaluate(state, batch['z'], None)
+  if stopper is not None:
+    restored = stopper.finalize(np.asarray(restored))
   return FitResult(
       params=jax.device_get(state.params),
       best_params=jax.device_get(state.best_params),
       inputs=np.asarray(zs), restored=np.asarray(restored),
       losses=all_losses, history=history, alive=np.asarray(state.alive),
       seconds=time.time() - t_start,
-      ema=None if state.ema is None else np.asarray(state.ema))
+      ema=None if state.ema is None else np.asarray(state.ema),
+      stop_steps=None if stopper is None else stopper.stop_steps)

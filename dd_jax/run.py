@@ -23,6 +23,7 @@ from dd_jax import fit as fit_lib
 from dd_jax import metrics
 from dd_jax import models
 from dd_jax import operators
+from dd_jax import stopping
 from dd_jax.errors import UserError
 
 RUN_MARKER = 'config.json'
@@ -50,9 +51,7 @@ def _names(sources):
 
 def _size_multiple(config) -> int:
   mult = models.size_multiple(config.model)
-  if config.operator.name == 'downsample':
-    mult = int(np.lcm(mult, int(config.operator.factor)))
-  return mult
+  return int(np.lcm(mult, operators.scale_factor(config.operator)))
 
 
 def load_inputs(config):
@@ -60,12 +59,13 @@ def load_inputs(config):
   d = config.data
   if d.get('measurement'):
     sources = data_lib.list_sources(d.measurement)
-    ys = [data_lib.load_image(s, d.get('channels', 'auto')) for s in sources]
+    ys = [data_lib.load_measurement(s, d.get('channels', 'auto'))
+          for s in sources]
     print(f'[data] {len(ys)} measurement(s) given, no clean image: PSNR '
           'against ground truth is not reported.', flush=True)
-    factor = (int(config.operator.factor)
-              if config.operator.name == 'downsample' else 1)
-    mult = max(_size_multiple(config) // factor, 1)
+    operators.check_given_measurement(config.operator)
+    mult = max(_size_multiple(config) // operators.scale_factor(
+        config.operator), 1)
     ys = [data_lib.fit_size(y, 0, mult, s, d.get('crop', True))
           for y, s in zip(ys, sources)]
     return _names(sources), None, ys
@@ -80,10 +80,7 @@ def load_inputs(config):
 
 
 def _image_shape(config, y_shape):
-  if config.operator.name == 'downsample':
-    f = int(config.operator.factor)
-    return (y_shape[0] * f, y_shape[1] * f, y_shape[2])
-  return tuple(y_shape)
+  return operators.image_shape_for(config.operator, y_shape)
 
 
 def run(config, workdir: str) -> dict:
@@ -128,9 +125,15 @@ def run(config, workdir: str) -> dict:
         f.write(json.dumps({'group': gi, 'images': [names[i] for i in idx],
                             **record}) + '\n')
 
+    weights = (None if op.weight is None else
+               jax.vmap(op.weight, axis_size=len(idx))(auxs))
+    stopper, weights = stopping.make_stopper(
+        config.fit, config.operator, op, ys, auxs, weights,
+        key=jax.random.fold_in(root, 10_000 + gi), known_sigma=xs is not None)
     result = fit_lib.fit(k_fit, spec, op.forward, ys, auxs,
                          optim_cfg=config.optim, fit_cfg=config.fit,
-                         clean=xs, callback=log)
+                         clean=xs, callback=log, weights=weights,
+                         stopper=stopper)
     summary['groups'].append({'shape': list(shape), 'images': len(idx),
                               'seconds': result.seconds,
                               'num_params': spec.num_params()})
@@ -142,6 +145,8 @@ def run(config, workdir: str) -> dict:
       if result.ema is not None:
         rec.update(_write_ema_output(workdir, names[i], result.ema[j],
                                      None if xs is None else np.asarray(xs[j])))
+      if result.stop_steps is not None:
+        rec['stop_step'] = int(result.stop_steps[j])
       summary['images'][names[i]] = rec
       histories[names[i]] = ([h['step'] for h in result.history],
                              [h['psnr'][j] if 'psnr' in h else h['loss'][j]
@@ -153,7 +158,8 @@ def run(config, workdir: str) -> dict:
 
 def _write_image_outputs(workdir, name, x, y, restored):
   rec = {}
-  data_lib.save_png(os.path.join(workdir, f'{name}_corrupted.png'), y)
+  if y.ndim == 3 and y.shape[-1] in (1, 3, 4):  # not k-space / CS vectors
+    data_lib.save_png(os.path.join(workdir, f'{name}_corrupted.png'), y)
   data_lib.save_png(os.path.join(workdir, f'{name}_restored.png'), restored)
   if x is not None:
     data_lib.save_png(os.path.join(workdir, f'{name}_clean.png'), x)
@@ -185,6 +191,8 @@ def _finish(workdir, summary, histories, has_clean):
       lines.append(f'{name}: restored (no clean image, no PSNR)')
     if 'psnr_ema' in rec:
       lines[-1] += f', EMA of outputs {rec["psnr_ema"]:.2f} dB'
+    if rec.get('stop_step', -1) >= 0:
+      lines[-1] += f' [stopped at step {rec["stop_step"]}]'
     if not rec['finite']:
       lines[-1] += ' [stopped early: non-finite loss]'
   lines.append(f'total time {summary["seconds"]:.1f} s')

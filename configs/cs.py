@@ -1,0 +1,27 @@
+"""Compressive sensing: y = A x + noise, m = n / ratio measurements.
+
+operator.name 'cs_gaussian' (blocked Gaussian matrix, block cs_block) or
+'cs_conv' (subsampled random convolution); Gaussian noise sigma (1/255 units),
+not clipped (measurements are not images).
+
+  python -m dd_jax.main --config=configs/cs.py:cpu --workdir=runs/cs
+  python -m dd_jax.main --config=configs/cs.py:cpu,kind=cs_conv,ratio=8 \
+    --workdir=runs/cs_conv
+Args: preset, kind (cs_gaussian | cs_conv), ratio (n / m), sigma, k.
+"""
+
+from configs import common
+
+
+def get_config(arg=None):
+  a = common.parse_arg(arg, kind='cs_gaussian', ratio=4.0, sigma=0.0, k=0)
+  c = common.base_config(a.preset)
+  c.operator.name = a.kind
+  c.operator.ratio = a.ratio
+  c.operator.noise = 'gaussian' if a.sigma else 'none'
+  c.operator.sigma = a.sigma / 255
+  c.data.channels = 'gray'
+  c.fit.steps = {'full': 5000, 'cpu': 1500, 'test': 20}[a.preset]
+  if a.k:
+    c.model.k = a.k
+  return c
