@@ -27,9 +27,11 @@ File format, version 1 (little-endian):
 
 Determinism: symbols, tables and B0 are exact (integers, float16 tables,
 threefry bits); the dequantized weights are float32 `offset + q * scale`
-computed in numpy (IEEE, exact the same everywhere). The forward pass runs in
-XLA float32 on the CPU; for one jax/jaxlib version and CPU it is bit-exact
-from run to run and process to process (tested). Across CPUs (other SIMD
+computed in numpy (IEEE, exact the same everywhere). The decoded image is
+defined as the output of the jitted program `make_render` (XLA float32); for
+one jax/jaxlib version and CPU it is bit-exact from run to run and process to
+process (tested). Eager (unjitted) evaluation fuses differently and differs
+by ~1e-6, so the codec always decodes through `make_render`. Across CPUs (other SIMD
 width) or versions XLA may sum the 1x1 convolutions in another order, which
 moves outputs by ~1e-7 and can flip an 8-bit pixel by one level where a value
 sits on a rounding boundary.
@@ -315,7 +317,7 @@ def parse(data: bytes) -> Decoded:
       channels=tuple(channels), out_channels=out_c,
       output_hw=padded_hw((h, w), depth, upsample), upsample=upsample,
       upsample_first=bool(flags & 1), norm_before_act=bool(flags & 2),
-      input_scale=float(np.float32(input_scale)))
+      input_scale=float(str(np.float32(input_scale))))  # shortest form
   if bool(flags & 16) != bool(jax.config.jax_threefry_partitionable):
     raise UserError('This .ddz file was written with jax_threefry_'
                     f'partitionable={bool(flags & 16)}; set that jax flag the '
