@@ -93,8 +93,9 @@ def _parser_compress():
                  'or more bits for layers whose perturbation hurts more.')
   p.add_argument('--steps', type=int, default=2000, help='Fit steps.')
   p.add_argument('--lr', type=float, default=0.01, help='Adam learning rate.')
-  p.add_argument('--qat-steps', type=int, default=0,
-                 help='Quantization-aware fine-tuning steps after the fit.')
+  p.add_argument('--qat-steps', type=int, default=200,
+                 help='Quantization-aware fine-tuning steps after the fit '
+                 '(straight-through; kept only if it decodes better).')
   p.add_argument('--coder', default='auto',
                  help='Entropy coder: auto (smallest), raw, zlib, lzma, arith.')
   p.add_argument('--channels', default='auto',

@@ -195,7 +195,7 @@ def test_cli_end_to_end(tmp_path):
   data_lib.save_png(str(src), img)
   ddz, png = tmp_path / 'out.ddz', tmp_path / 'out.png'
   args = ['compress', str(src), str(ddz), '--k', '8', '--steps', '20',
-          '--bits', '6', '--quiet']
+          '--bits', '6', '--qat-steps', '5', '--quiet']
   assert codec_cli.main(args) == 0
   data = ddz.read_bytes()
   assert data[:4] == C.MAGIC
@@ -223,7 +223,7 @@ def test_cli_bpp_budget(tmp_path):
   out = tmp_path / 'g.ddz'
   assert codec_cli.main(['compress', str(src), str(out), '--bpp', '3',
                          '--steps', '20', '--alloc', 'uniform',
-                         '--quiet']) == 0
+                         '--qat-steps', '0', '--quiet']) == 0
   assert 8 * out.stat().st_size / (32 * 32) <= 3
   assert C.parse(out.read_bytes()).spec.out_channels == 1
 

@@ -35,6 +35,9 @@ PRESETS = {
     # ~10-15 min on 2 busy cores.
     'cpu': dict(size=128, images=['astronaut', 'coffee'], ks=[8, 16, 32],
                 steps=1000, bits=[3, 4, 5, 6, 8], qat_steps=150),
+    # The paper's regime is larger images: one 256x256 image, ~25 min here.
+    'cpu256': dict(size=256, images=['astronaut'], ks=[16, 32], steps=800,
+                   bits=[4, 5, 6, 8], qat_steps=150),
     # Hours: 512x512 like the paper; shared images when present.
     'full': dict(size=512, images=['shared:astronaut.png', 'shared:sf4_rgb.png',
                                    'shared:mri.png', 'coffee', 'camera'],
