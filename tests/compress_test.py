@@ -143,6 +143,10 @@ def test_roundtrip_equals_quantized_model(model, coder):
   # Eager (unfused) evaluation of the same model agrees to float32 rounding.
   eager = np.asarray(models.apply(deq, z, spec))[:HW[0], :HW[1]]
   np.testing.assert_allclose(out, eager, atol=1e-5)
+  if coder == 'raw':   # Header + CRC: 29 + 2 (d + 1) + 5 (3 d + 1) bytes.
+    _, symbols, _ = C.quantize_params(params, spec, bits)
+    payload = entropy.CODERS['raw'].encode(symbols, bits)
+    assert len(data) - len(payload) == 29 + 2 * 4 + 5 * 10
   d = C.parse(data)
   assert d.spec == spec and d.seed == 3 and d.image_hw == HW
   assert [t.bits for t in d.tables] == bits
