@@ -7,8 +7,10 @@ from the file header, so the payload stores neither.
   raw    bit-packing, b bits per symbol (the no-entropy-coding baseline)
   zlib   zlib level 9 on one byte (two for b > 8) per symbol
   lzma   raw LZMA2 stream (no container header), preset 9 | extreme
-  arith  adaptive arithmetic coding, one adaptive frequency model per tensor
-         (integer-only, so encoder and decoder agree bit for bit anywhere)
+  arith  adaptive arithmetic coding, one adaptive frequency model per bit
+         depth, shared by the tensors of that depth in file order (every
+         tensor is scaled to its own min..max, so their symbol histograms
+         look alike); integer-only, so coder and decoder agree anywhere
 
 `CODERS` is the registry; `get_coder(name)` validates the name.
 """
@@ -101,7 +103,7 @@ class AdaptiveModel:
   the total exceeds `limit` all counts are halved (rounding up, so none is 0).
   """
 
-  def __init__(self, n: int, increment: int = 24, limit: int = 1 << 16):
+  def __init__(self, n: int, increment: int = 8, limit: int = 1 << 16):
     self.n, self.increment = n, increment
     self.limit = max(limit, 4 * n)
     self.freq = [1] * n
@@ -154,8 +156,9 @@ def _arith_encode(symbols, bits):
   out = []
   emit = out.append
   low, high, pending = 0, _FULL, 0
+  models = {}
   for syms, b in zip(symbols, bits):
-    model = AdaptiveModel(1 << b)
+    model = models.setdefault(b, AdaptiveModel(1 << b))
     for s in np.asarray(syms).tolist():
       span = high - low + 1
       total, c_lo = model.total, model.cum(s)
@@ -199,9 +202,9 @@ def _arith_decode(data, bits, counts):
   for i in range(_TOP):
     value = (value << 1) | (stream[i] if i < size else 0)
   low, high = 0, _FULL
-  out = []
+  out, models = [], {}
   for b, n in zip(bits, counts):
-    model = AdaptiveModel(1 << b)
+    model = models.setdefault(b, AdaptiveModel(1 << b))
     syms = [0] * n
     for j in range(n):
       span = high - low + 1
