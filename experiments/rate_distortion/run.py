@@ -138,6 +138,24 @@ def run_dd(name, img, cfg, emit, seed=0):
                              ))))
 
 
+def redo_baselines(out_dir):
+  path = os.path.join(out_dir, 'results.jsonl')
+  recs = [json.loads(l) for l in open(path)]
+  cfg = [r for r in recs if r['method'] == 'meta'][0]['cfg']
+  keep = [r for r in recs if r['method'] not in ('jpeg', 'webp', 'jpeg2000',
+                                                 'wavelet')]
+  new = []
+  for name in cfg['images']:
+    img = load(name, cfg['size'])
+    if img is not None:
+      short = os.path.splitext(os.path.basename(name.split(':')[-1]))[0]
+      run_baselines(short, img, new.append)
+  with open(path + '.tmp', 'w') as f:
+    for r in keep + new:
+      f.write(json.dumps(r) + '\n')
+  os.replace(path + '.tmp', path)
+
+
 # ------------------------------------------------------------------ summary
 METHODS = ['jpeg', 'webp', 'jpeg2000', 'wavelet', 'dd_uniform',
            'dd_sensitivity', 'dd_sensitivity_qat']
@@ -267,12 +285,19 @@ def main():
   p.add_argument('--out', required=True)
   p.add_argument('--summarize', action='store_true',
                  help='Only rebuild summary.md and plots from results.jsonl.')
+  p.add_argument('--redo-baselines', action='store_true',
+                 help='Recompute the JPEG/WebP/JPEG2000/wavelet points of an '
+                 'existing --out (keeps the deep-decoder points).')
   p.add_argument('--images', default='', help='Comma list overriding preset.')
   p.add_argument('--steps', type=int, default=0)
   p.add_argument('--ks', default='', help='Comma list of k overriding preset.')
   p.add_argument('--qat-steps', type=int, default=-1)
   args = p.parse_args()
   if args.summarize:
+    summarize(args.out)
+    return
+  if args.redo_baselines:
+    redo_baselines(args.out)
     summarize(args.out)
     return
   cfg = dict(PRESETS[args.preset])
