@@ -23,6 +23,7 @@ from dd_jax import fit as fit_lib
 from dd_jax import metrics
 from dd_jax import models
 from dd_jax import operators
+from dd_jax import sharding
 from dd_jax.errors import UserError
 
 RUN_MARKER = 'config.json'
@@ -89,6 +90,9 @@ def _image_shape(config, y_shape):
 
 def run(config, workdir: str) -> dict:
   """Runs the experiment `config` and writes its results into `workdir`."""
+  if jax.process_index() > 0:  # Process 0 writes the merged results.
+    import tempfile
+    workdir = tempfile.mkdtemp(prefix=f'dd_jax_process{jax.process_index()}_')
   prepare_workdir(workdir, bool(config.output.get('overwrite', False)))
   names, clean, given = load_inputs(config)
   shapes = ([c.shape for c in clean] if clean is not None else
@@ -129,9 +133,10 @@ def run(config, workdir: str) -> dict:
         f.write(json.dumps({'group': gi, 'images': [names[i] for i in idx],
                             **record}) + '\n')
 
-    result = fit_lib.fit(k_fit, spec, op.forward, ys, auxs,
-                         optim_cfg=config.optim, fit_cfg=config.fit,
-                         clean=xs, callback=log)
+    result = sharding.fit(k_fit, spec, op.forward, ys, auxs,
+                          optim_cfg=config.optim, fit_cfg=config.fit,
+                          clean=xs, callback=log,
+                          shard=bool(config.get('mesh', {}).get('shard', True)))
     summary['groups'].append({'shape': list(shape), 'images': len(idx),
                               'seconds': result.seconds,
                               'num_params': models.num_params(spec)})
@@ -146,6 +151,9 @@ def run(config, workdir: str) -> dict:
                               for h in result.history])
   summary['seconds'] = time.time() - t0
   _finish(workdir, summary, histories, has_clean=clean is not None)
+  if jax.process_index() > 0:
+    import shutil
+    shutil.rmtree(workdir, ignore_errors=True)
   return summary
 
 
