@@ -53,6 +53,18 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.model.norm_before_act = False
   c.model.input_scale = 0.1
   c.model.fused = True
+  # Ablation variants (dd_jax/models.py; defaults = the paper's model).
+  c.model.conv_size = 1          # p of the hidden p x p convs (odd)
+  c.model.factor = 2             # upsampling factor per layer
+  c.model.upsample_to_size = False  # exact per-layer sizes: any H x W
+  c.model.activation = 'relu'    # relu, leaky_relu, relu6, elu, sigmoid, swish
+  c.model.leaky_slope = 0.2
+  c.model.norm = True
+  c.model.affine = True          # learned gamma/beta
+  c.model.gamma_init = 'ones'    # ones | uniform (U(0, 1))
+  c.model.input_kind = 'uniform' # uniform | gaussian | meshgrid | image
+  c.model.gaussian_sigma = 0.5   # upsample='gaussian' width (input pixels)
+  c.model.transposed_depthwise = True  # upsample='transposed' weights
 
   c.operator = ml_collections.ConfigDict()
   c.operator.name = 'identity'
@@ -85,6 +97,9 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.fit.jitter_std = 0.0
   c.fit.jitter_decay_every = 100_000
   c.fit.jitter_decay = 0.7
+  c.fit.ema = False              # DIP: EMA of outputs, reported separately
+  c.fit.ema_weight = 0.99
+  c.fit.rollback_db = 0.0        # DIP: 5.0 (roll back on a PSNR drop)
 
   c.data = ml_collections.ConfigDict()
   c.data.images = 'astronaut'    # files, a folder, or built-in names

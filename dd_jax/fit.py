@@ -38,6 +38,10 @@ class FitState(NamedTuple):
   step: jax.Array
   alive: jax.Array       # False once the loss went non-finite.
   key: jax.Array         # Jitter noise key; step i uses fold_in(key, i).
+  # DIP features (None when off): EMA of the outputs; rollback checkpoint.
+  ema: Any = None
+  saved_params: Any = None
+  saved_psnr: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,8 @@ class FitOptions:
   jitter_decay: float = 0.7
   best_iterate: bool = True
   best_rel: float = 0.005
+  ema_weight: float = 0.0    # > 0: EMA of the outputs (DIP: 0.99).
+  rollback_db: float = 0.0   # > 0: roll back on a PSNR drop (DIP: 5 dB).
 
 
 def fit_options(cfg) -> FitOptions:
@@ -55,7 +61,10 @@ def fit_options(cfg) -> FitOptions:
       jitter_decay_every=int(cfg.get('jitter_decay_every', 100_000)),
       jitter_decay=float(cfg.get('jitter_decay', 0.7)),
       best_iterate=bool(cfg.get('best_iterate', True)),
-      best_rel=float(cfg.get('best_rel', 0.005)))
+      best_rel=float(cfg.get('best_rel', 0.005)),
+      ema_weight=(float(cfg.get('ema_weight', 0.99)) if cfg.get('ema', False)
+                  else 0.0),
+      rollback_db=float(cfg.get('rollback_db', 0.0)))
 
 
 # ----------------------------------------------------------------- optimizer
@@ -121,9 +130,12 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
       z = z + jitter_std_at(opts, state.step) * noise
 
     def loss_of(params):
-      return loss_fn(forward_fn(apply_fn(params, z), batch['aux']), batch['y'])
+      image = apply_fn(params, z)
+      pred = forward_fn(image, batch['aux'])
+      return loss_fn(pred, batch['y']), (image, pred)
 
-    loss, grads = jax.value_and_grad(loss_of)(state.params)
+    (loss, (image, pred)), grads = jax.value_and_grad(loss_of, has_aux=True)(
+        state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     alive = state.alive & jnp.isfinite(loss)
@@ -135,10 +147,38 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
     best_params = jax.tree.map(lambda a, b: jnp.where(improved, a, b), params,
                                state.best_params)
     best_loss = jnp.where(improved, loss, state.best_loss)
-    return FitState(params, opt_state, best_params, best_loss, state.step + 1,
-                    alive, state.key), loss
+    new = FitState(params, opt_state, best_params, best_loss, state.step + 1,
+                   alive, state.key)
+    return _dip_features(opts, state, new, image, pred, batch['y']), loss
 
   return step
+
+
+def _dip_features(opts: FitOptions, state: FitState, new: FitState, image,
+                  pred, y) -> FitState:
+  """DIP's EMA of outputs and rollback (REFERENCE.md section 4), if on.
+
+  EMA: ema = w ema + (1 - w) G(params; jittered z), the output this step
+  computed (the first step sets ema to it). Rollback: psnr = -10 log10(mse(
+  A(G), y)) of this step's output; if it is more than rollback_db below the
+  last saved one, the weights go back to the saved ones and this step's
+  update is dropped; otherwise the weights that produced it are saved.
+  """
+  ema, saved, saved_psnr = state.ema, state.saved_params, state.saved_psnr
+  if opts.ema_weight > 0:
+    w = jnp.where(state.step == 0, 0.0, opts.ema_weight)
+    ema = w * state.ema + (1.0 - w) * image
+  params, opt_state = new.params, new.opt_state
+  if opts.rollback_db > 0:
+    psnr = -10.0 * jnp.log10(jnp.mean(jnp.square(pred - y)))
+    drop = state.alive & (psnr < state.saved_psnr - opts.rollback_db)
+    pick = lambda a, b: jax.tree.map(lambda u, v: jnp.where(drop, u, v), a, b)
+    params = pick(state.saved_params, params)
+    opt_state = pick(state.opt_state, opt_state)
+    saved = pick(state.saved_params, state.params)
+    saved_psnr = jnp.where(drop, state.saved_psnr, psnr)
+  return new._replace(params=params, opt_state=opt_state, ema=ema,
+                      saved_params=saved, saved_psnr=saved_psnr)
 
 
 def make_chunk(step, max_steps: int):
@@ -159,19 +199,33 @@ def make_chunk(step, max_steps: int):
   return jax.vmap(chunk_one, in_axes=(0, 0, None))
 
 
-def init_state(keys: jax.Array, spec: models.DecoderSpec, tx) -> tuple[
-    FitState, jax.Array]:
-  """Per-image initial states and fixed inputs from per-image keys `[N]`."""
+def init_state(keys: jax.Array, spec: models.DecoderSpec, tx, ys=None,
+               opts: FitOptions | None = None) -> tuple[FitState, jax.Array]:
+  """Per-image initial states and fixed inputs from per-image keys `[N]`.
 
-  def one(key):
+  spec: any model spec (`models.make_model`). ys: the measurements `[N, ...]`
+  (used by inputs built from them). opts: turns on the DIP state.
+  """
+  opts = opts or FitOptions()
+
+  def one(key, y):
     k_params, k_input, k_jitter = jax.random.split(key, 3)
-    params = models.init(k_params, spec)
-    return FitState(params, tx.init(params), params,
-                    jnp.asarray(jnp.inf, jnp.float32), jnp.asarray(0, jnp.int32),
-                    jnp.asarray(True), k_jitter), models.init_input(k_input,
-                                                                    spec)
+    params = spec.init(k_params)
+    z = spec.init_input(k_input, y)
+    state = FitState(params, tx.init(params), params,
+                     jnp.asarray(jnp.inf, jnp.float32),
+                     jnp.asarray(0, jnp.int32), jnp.asarray(True), k_jitter)
+    if opts.ema_weight > 0:
+      out = jax.eval_shape(spec.apply, params, z)
+      state = state._replace(ema=jnp.zeros(out.shape, out.dtype))
+    if opts.rollback_db > 0:
+      state = state._replace(saved_params=params,
+                             saved_psnr=jnp.asarray(-jnp.inf, jnp.float32))
+    return state, z
 
-  return jax.vmap(one)(keys)
+  if ys is None:
+    return jax.vmap(lambda k: one(k, None))(keys)
+  return jax.vmap(one)(keys, ys)
 
 
 # ----------------------------------------------------------------- the driver
@@ -185,6 +239,7 @@ class FitResult:
   history: list[dict]      # one record per log step
   alive: np.ndarray        # [N] False where the loss went non-finite
   seconds: float
+  ema: np.ndarray | None = None  # [N, H, W, C] EMA of outputs (fit.ema)
 
 
 def _format_eta(seconds: float) -> str:
@@ -213,7 +268,7 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
   log_every = min(log_every, steps)
   opts = fit_options(fit_cfg)
   tx = make_optimizer(optim_cfg, steps)
-  apply_fn = lambda p, z: models.apply(p, z, spec)
+  apply_fn = spec.apply
   step = make_step(apply_fn, forward_fn, loss_fn, tx, opts)
   chunk = make_chunk(step, log_every)
   if chunk_fn is not None:
@@ -221,7 +276,8 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
   chunk = jax.jit(chunk, donate_argnums=(0,))
 
   n = keys.shape[0]
-  state, zs = jax.jit(lambda k: init_state(k, spec, tx))(keys)
+  state, zs = jax.jit(lambda k, y: init_state(k, spec, tx, y, opts))(
+      keys, jnp.asarray(ys))
   batch = {'z': zs, 'y': jnp.asarray(ys), 'aux': auxs}
 
   @jax.jit
@@ -233,6 +289,10 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
       return restored, None, None
     return (restored, jax.vmap(metrics.psnr)(out, clean),
             jax.vmap(metrics.psnr)(restored, clean))
+
+  @jax.jit
+  def psnr_ema(ema, clean):
+    return jax.vmap(metrics.psnr)(ema, clean)
 
   clean_j = None if clean is None else jnp.asarray(clean)
   all_losses = np.full((n, steps), np.nan, np.float32)
@@ -258,6 +318,9 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
     if psnr_out is not None:
       record['psnr'] = [float(v) for v in np.asarray(psnr_out)]
       record['psnr_current'] = [float(v) for v in np.asarray(psnr_cur)]
+      if state.ema is not None:
+        record['psnr_ema'] = [float(v) for v in
+                              np.asarray(psnr_ema(state.ema, clean_j))]
     history.append(record)
     for i in np.flatnonzero(alive_prev & ~alive):
       print(f'[fit] image {i}: non-finite loss by step {done}; its fit '
@@ -272,6 +335,8 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
       if psnr_out is not None:
         msg += (f' | psnr {np.mean(record["psnr"]):.2f} dB '
                 f'(current {np.mean(record["psnr_current"]):.2f})')
+        if 'psnr_ema' in record:
+          msg += f' | ema {np.mean(record["psnr_ema"]):.2f} dB'
       msg += f' | {rate:.1f} steps/s | ETA {_format_eta(eta)}'
       print(msg, flush=True)
 
@@ -281,4 +346,5 @@ def fit(keys: jax.Array, spec: models.DecoderSpec, forward_fn, ys, auxs, *,
       best_params=jax.device_get(state.best_params),
       inputs=np.asarray(zs), restored=np.asarray(restored),
       losses=all_losses, history=history, alive=np.asarray(state.alive),
-      seconds=time.time() - t_start)
+      seconds=time.time() - t_start,
+      ema=None if state.ema is None else np.asarray(state.ema))

@@ -50,8 +50,7 @@ def _names(sources):
 
 
 def _size_multiple(config) -> int:
-  d = int(config.model.get('depth', 0)) or len(config.model.channels) - 1
-  mult = 2 ** (d - 1) if config.model.get('upsample', 'bilinear') != 'none' else 1
+  mult = models.size_multiple(config.model)
   if config.operator.name == 'downsample':
     mult = int(np.lcm(mult, int(config.operator.factor)))
   return mult
@@ -111,7 +110,7 @@ def run(config, workdir: str) -> dict:
   histories = {}
   t0 = time.time()
   for gi, (shape, idx) in enumerate(groups.items()):
-    spec = models.DecoderSpec.from_config(config.model, shape)
+    spec = models.make_model(config.model, shape)
     op = operators.make_operator(config.operator, shape)
     keys = jnp.stack([jax.random.fold_in(root, i) for i in idx])
     k_fit, k_aux, k_noise = (jax.vmap(lambda k, j=j: jax.random.fold_in(k, j))(
@@ -124,8 +123,8 @@ def run(config, workdir: str) -> dict:
     else:
       xs, ys = None, jnp.asarray(np.stack([given[i] for i in idx]))
     print(f'[run] group {gi}: {len(idx)} image(s) {shape[0]}x{shape[1]}x'
-          f'{shape[2]}, operator {op.name}, decoder channels '
-          f'{spec.channels}, {models.num_params(spec):,} parameters, '
+          f'{shape[2]}, operator {op.name}, {spec.describe()}, '
+          f'{spec.num_params():,} parameters, '
           f'{config.fit.steps} steps', flush=True)
 
     def log(record, gi=gi, idx=idx):
@@ -139,12 +138,15 @@ def run(config, workdir: str) -> dict:
                           shard=bool(config.get('mesh', {}).get('shard', True)))
     summary['groups'].append({'shape': list(shape), 'images': len(idx),
                               'seconds': result.seconds,
-                              'num_params': models.num_params(spec)})
+                              'num_params': spec.num_params()})
     for j, i in enumerate(idx):
       rec = _write_image_outputs(workdir, names[i],
                                  None if xs is None else np.asarray(xs[j]),
                                  np.asarray(ys[j]), result.restored[j])
       rec['finite'] = bool(result.alive[j])
+      if result.ema is not None:
+        rec.update(_write_ema_output(workdir, names[i], result.ema[j],
+                                     None if xs is None else np.asarray(xs[j])))
       summary['images'][names[i]] = rec
       histories[names[i]] = ([h['step'] for h in result.history],
                              [h['psnr'][j] if 'psnr' in h else h['loss'][j]
@@ -171,6 +173,12 @@ def _write_image_outputs(workdir, name, x, y, restored):
   return rec
 
 
+def _write_ema_output(workdir, name, ema, x):
+  """The EMA of the outputs (fit.ema), DIP's reported result."""
+  data_lib.save_png(os.path.join(workdir, f'{name}_ema.png'), ema)
+  return {} if x is None else {'psnr_ema': float(metrics.psnr(ema, x))}
+
+
 def _finish(workdir, summary, histories, has_clean):
   with open(os.path.join(workdir, 'summary.json'), 'w') as f:
     json.dump(summary, f, indent=2)
@@ -183,6 +191,8 @@ def _finish(workdir, summary, histories, has_clean):
                    f'SSIM {rec["ssim_restored"]:.4f}')
     else:
       lines.append(f'{name}: restored (no clean image, no PSNR)')
+    if 'psnr_ema' in rec:
+      lines[-1] += f', EMA of outputs {rec["psnr_ema"]:.2f} dB'
     if not rec['finite']:
       lines[-1] += ' [stopped early: non-finite loss]'
   lines.append(f'total time {summary["seconds"]:.1f} s')

@@ -1,14 +1,34 @@
-"""Fixed (parameter-free) x2 upsamplers on one image `[H, W, C]`.
+"""Upsamplers on one image `[H, W, C]`: fixed kinds and a learned one.
 
-Each upsampler maps `[H, W, C] -> [2H, 2W, C]` and is linear, so its VJP is
-its transpose; jax derives it. `UPSAMPLERS` is the registry the model looks
-names up in.
+Fixed x2 stencils (`bilinear2`, `nearest2`) are the fast path of the default
+model. Every fixed kind also works for any factor and any exact output size
+through `resize(x, out_hw, kind)`: a separable map whose 1-D taps are built in
+numpy once per size (`taps_1d`). All fixed kinds are linear, so their VJP is
+their transpose; jax derives it.
+
+Kinds (paper sec. 6.2, REFERENCE.md section 1):
+  none      no upsampling (no notion of locality)
+  nearest   pixel repetition (half-pixel centres)
+  bilinear  half-pixel centres, edge clamp (PyTorch align_corners=False)
+  linear    the paper's (x0, .5 x0 + .5 x1, x1, ...): input sample i sits on
+            output sample f*i, right neighbour weight t = fractional position
+  convex    the paper's (x0, .75 x0 + .25 x1, x1, ...): as linear with weight
+            t^2 (for x2: t = .5 -> .25)
+  bicubic   Keys cubic, a = -0.75 (PyTorch), half-pixel centres, edge clamp
+  gaussian  normalized Gaussian weights exp(-dist^2 / (2 sigma^2)) over the 4
+            nearest input samples, sigma in input pixels
+  transposed  learned transposed convolution (kernel 2f, stride f); its weights
+            live in the model params (see `transposed_up`)
 """
 
+import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from dd_jax.errors import UserError
 
 Upsampler = Callable[[jax.Array], jax.Array]
 
@@ -53,18 +73,144 @@ def nearest2(x: jax.Array) -> jax.Array:
   return jnp.repeat(jnp.repeat(x, 2, axis=0), 2, axis=1)
 
 
+def convex2(x: jax.Array) -> jax.Array:
+  """The paper's convex x2 of `[H, W, C]` (see `resize`)."""
+  return resize(x, (2 * x.shape[0], 2 * x.shape[1]), 'convex')
+
+
 UPSAMPLERS: dict[str, Upsampler] = {
     'bilinear': bilinear2,
     'nearest': nearest2,
+    'convex': convex2,
 }
 
 # Kinds that do not change the size: no spatial coupling at all (paper 6.2).
 NO_UPSAMPLING = 'none'
+LEARNED = 'transposed'
 
 
 def get_upsampler(name: str) -> Upsampler:
-  if name not in UPSAMPLERS:
-    raise ValueError(
-        f'Unknown upsampling kind {name!r}; choose one of '
-        f'{sorted(UPSAMPLERS) + [NO_UPSAMPLING]}.')
-  return UPSAMPLERS[name]
+  """The x2 upsampler `name` (every fixed kind)."""
+  if name in UPSAMPLERS:
+    return UPSAMPLERS[name]
+  if name in FIXED_KINDS:
+    return lambda x: resize(x, (2 * x.shape[0], 2 * x.shape[1]), name)
+  raise UserError(
+      f'Unknown upsampling kind {name!r}; choose one of {ALL_KINDS}.')
+
+
+# ------------------------------------------------- any factor, any exact size
+def _cubic(t, a=-0.75):
+  t = np.abs(t)
+  return np.where(t <= 1, ((a + 2) * t - (a + 3)) * t * t + 1,
+                  np.where(t < 2, ((a * t - 5 * a) * t + 8 * a) * t - 4 * a,
+                           0.0))
+
+
+@functools.lru_cache(maxsize=256)
+def taps_1d(kind: str, n_in: int, n_out: int, sigma: float = 0.5):
+  """`(index [T, n_out] int32, weight [T, n_out] float32)`: out[o] =
+  sum_t weight[t, o] * x[index[t, o]] along one axis."""
+  o = np.arange(n_out, dtype=np.float64)
+  scale = n_in / n_out
+  if kind in ('linear', 'convex'):
+    s = o * scale                       # Corner-aligned: x[i] at o = f*i.
+    i0 = np.floor(s)
+    t = s - i0
+    w1 = t if kind == 'linear' else t * t
+    idx, w = np.stack([i0, i0 + 1]), np.stack([1 - w1, w1])
+  elif kind == 'nearest':
+    idx = np.floor((o + 0.5) * scale)[None]
+    w = np.ones_like(idx)
+  else:
+    s = (o + 0.5) * scale - 0.5         # Half-pixel centres.
+    if kind == 'bilinear':
+      s = np.maximum(s, 0.0)
+      i0 = np.floor(s)
+      t = s - i0
+      idx, w = np.stack([i0, i0 + 1]), np.stack([1 - t, t])
+    elif kind in ('bicubic', 'gaussian'):
+      i0 = np.floor(s)
+      idx = np.stack([i0 - 1, i0, i0 + 1, i0 + 2])
+      d = idx - s[None]
+      if kind == 'bicubic':
+        w = _cubic(d)
+      else:
+        w = np.exp(-0.5 * (d / sigma) ** 2)
+        w = w / w.sum(axis=0, keepdims=True)
+    else:
+      raise UserError(f'Unknown upsampling kind {kind!r}; choose one of '
+                      f'{ALL_KINDS}.')
+  idx = np.clip(idx, 0, n_in - 1).astype(np.int32)
+  return idx, w.astype(np.float32)
+
+
+def resize_1d(x: jax.Array, axis: int, n_out: int, kind: str,
+              sigma: float = 0.5) -> jax.Array:
+  """Fixed-kind resampling of `x` along `axis` to `n_out` samples."""
+  idx, w = taps_1d(kind, x.shape[axis], n_out, sigma)
+  shape = [1] * x.ndim
+  shape[axis] = n_out
+  out = 0.0
+  for t in range(idx.shape[0]):
+    out = out + jnp.take(x, jnp.asarray(idx[t]), axis=axis) * jnp.asarray(
+        w[t]).reshape(shape)
+  return out
+
+
+def resize(x: jax.Array, out_hw: tuple[int, int], kind: str,
+           sigma: float = 0.5) -> jax.Array:
+  """`[H, W, C] -> [*out_hw, C]` with a fixed kind; x2 uses the stencils."""
+  h, w = x.shape[:2]
+  if tuple(out_hw) == (h, w) or kind == NO_UPSAMPLING:
+    return x
+  if tuple(out_hw) == (2 * h, 2 * w) and kind in ('bilinear', 'nearest'):
+    return UPSAMPLERS[kind](x)
+  if kind == 'nearest' and out_hw[0] % h == 0 and out_hw[1] % w == 0:
+    return jnp.repeat(jnp.repeat(x, out_hw[0] // h, axis=0), out_hw[1] // w,
+                      axis=1)
+  return resize_1d(resize_1d(x, 0, out_hw[0], kind, sigma), 1, out_hw[1],
+                   kind, sigma)
+
+
+def make_resizer(kind: str, out_hw: tuple[int, int],
+                 sigma: float = 0.5) -> Upsampler:
+  """`x -> resize(x, out_hw, kind)`: a fixed linear map of one size."""
+  out_hw = (int(out_hw[0]), int(out_hw[1]))
+  return lambda x: resize(x, out_hw, kind, sigma)
+
+
+# ------------------------------------------------------------------- learned
+def bilinear_kernel_1d(factor: int) -> np.ndarray:
+  """The 2f taps that make a stride-f transposed conv bilinear (interior)."""
+  k = 2 * factor
+  centre = (k - 1) / 2.0
+  return 1.0 - np.abs(np.arange(k) - centre) / factor
+
+
+def transposed_up(x: jax.Array, w: jax.Array, factor: int,
+                  depthwise: bool) -> jax.Array:
+  """Learned transposed conv `[H, W, Ci] -> [fH, fW, Co]`, kernel 2f, stride f.
+
+  w: `[2f, 2f, C]` (depthwise, C = Ci = Co) or `[2f, 2f, Ci, Co]`. Padding
+  f/2 on each side (f even) so the output is exactly f times the input,
+  aligned like bilinear upsampling in the interior.
+  """
+  k = 2 * factor
+  # Output (n - 1) f + 1 + lo + hi - k + 1 = f n  <=>  lo + hi = 3f - 2
+  # (PyTorch ConvTranspose2d(2f, stride f, padding f // 2) for even f).
+  lo = k - 1 - factor // 2
+  hi = 3 * factor - 2 - lo
+  kernel = w[:, :, None, :] if depthwise else w
+  groups = x.shape[-1] if depthwise else 1
+  y = jax.lax.conv_general_dilated(
+      x[None], kernel[::-1, ::-1], window_strides=(1, 1),
+      padding=((lo, hi), (lo, hi)), lhs_dilation=(factor, factor),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      feature_group_count=groups)
+  return y[0]
+
+
+FIXED_KINDS = ('nearest', 'bilinear', 'linear', 'convex', 'bicubic',
+               'gaussian')
+ALL_KINDS = [NO_UPSAMPLING, *FIXED_KINDS, LEARNED]
