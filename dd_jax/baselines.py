@@ -2,10 +2,12 @@
 
   bm3d_denoise(y, sigma)                 BM3D (gray) / CBM3D (RGB), PyPI `bm3d`
   upsample(y, factor, 'bicubic')         bicubic or Lanczos interpolation (PIL)
+  inpaint_biharmonic(y, mask)            scikit-image's biharmonic inpainting
   wavelet_keep_n(x, n, 'bior4.4')        keep the n largest wavelet coefficients
   wavelet_reference(x, n)                the deep decoder paper's Haar baseline
 
-Looked up by name in `DENOISERS`, `UPSAMPLERS` and `WAVELET_CODERS`. The
+Looked up by name in `DENOISERS`, `UPSAMPLERS`, `INPAINTERS` and
+`WAVELET_CODERS`. The
 optional packages (`pip install dd_jax[baselines]`: bm3d, PyWavelets) are
 imported on first use and a missing one raises a UserError naming it.
 """
@@ -69,6 +71,19 @@ def upsample(y: np.ndarray, factor: int, method: str = 'bicubic') -> np.ndarray:
 
 UPSAMPLERS = {name: (lambda y, f, m=name: upsample(y, f, m))
               for name in ('bicubic', 'lanczos')}
+
+
+# ----------------------------------------------------------------- inpainting
+def inpaint_biharmonic(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+  """scikit-image's biharmonic inpainting of the pixels where `mask [H, W]`
+  is False (unobserved)."""
+  from skimage.restoration import inpaint_biharmonic as biharmonic
+  out = biharmonic(np.asarray(y, np.float64), ~np.asarray(mask, bool),
+                   channel_axis=-1)
+  return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+INPAINTERS = {'biharmonic': inpaint_biharmonic}
 
 
 # --------------------------------------------------------------- compression

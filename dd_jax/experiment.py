@@ -65,7 +65,7 @@ class Progress:
 
 
 # -------------------------------------------------------------------- images
-def load_images(data_cfg, multiple: int):
+def load_images(data_cfg, multiple: int = 1):
   """Names and clean `[H, W, C]` images from `data_cfg` (images, size,
   channels, crop), cropped to a multiple of `multiple`."""
   sources = data_lib.list_sources(data_cfg.images)
@@ -88,7 +88,7 @@ def fit_group(config, shape, ys, *, keys, auxs=None, clean=None, op=None,
               progress=None, spec=None):
   """Fits a decoder to each of `ys [N, ...]` (images of `shape`) in one
   vmapped, sharded call; returns the FitResult."""
-  spec = spec or models.DecoderSpec.from_config(config.model, shape)
+  spec = spec or models.make_model(config.model, shape)
   op = op or operators.make_operator(config.operator, shape)
   n = len(keys)
   auxs = {} if auxs is None else auxs
@@ -116,7 +116,7 @@ def fit_images(config, names, clean, *, progress=None):
   root = jax.random.key(int(config.get('seed', 0)))
   out = [None] * len(names)
   for shape, idx in groups_by_shape([c.shape for c in clean]).items():
-    spec = models.DecoderSpec.from_config(config.model, shape)
+    spec = models.make_model(config.model, shape)
     op = operators.make_operator(config.operator, shape)
     keys = jnp.stack([jax.random.fold_in(root, i) for i in idx])
     k_fit, k_aux, k_noise = (jax.vmap(lambda k, j=j: jax.random.fold_in(k, j))(
@@ -139,9 +139,13 @@ def fit_images(config, names, clean, *, progress=None):
           losses=res.losses[j],
           params=jax.tree.map(lambda a, j=j: a[j], res.params),
           best_params=jax.tree.map(lambda a, j=j: a[j], res.best_params),
-          input=res.inputs[j], spec=spec, seconds=res.seconds)
+          input=res.inputs[j], spec=spec, seconds=res.seconds,
+          ema=None if res.ema is None else res.ema[j])
       if y.shape == x.shape:
         rec['psnr_corrupted'] = psnr(y, x)
+      if res.ema is not None:  # DIP reports the EMA of its outputs.
+        rec['psnr_ema'] = psnr(res.ema[j], x)
+        rec['ssim_ema'] = ssim(res.ema[j], x)
       out[i] = rec
   return out
 

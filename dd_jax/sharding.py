@@ -129,7 +129,7 @@ def fit(keys, spec, forward_fn, ys, auxs, *, mesh: Mesh | None = None,
 
   def gathered(record):  # Every process logs the same steps: safe to gather.
     record = dict(record)
-    for k in ('loss', 'psnr', 'psnr_current'):
+    for k in ('loss', 'psnr', 'psnr_current', 'psnr_ema'):
       if k in record:
         record[k] = [float(v) for v in _allgather(np.asarray(record[k]), n)]
     history.append(record)
@@ -145,4 +145,5 @@ def fit(keys, spec, forward_fn, ys, auxs, *, mesh: Mesh | None = None,
   return fit_lib.FitResult(
       params=g(res.params), best_params=g(res.best_params),
       inputs=g(res.inputs), restored=g(res.restored), losses=g(res.losses),
-      history=history, alive=g(res.alive), seconds=res.seconds)
+      history=history, alive=g(res.alive), seconds=res.seconds,
+      ema=None if res.ema is None else g(res.ema))

@@ -84,3 +84,12 @@ def test_reference_budget_too_small():
   x = data.synthetic_image(4, (64, 64), 1)
   with pytest.raises(UserError, match='approximation'):
     baselines.wavelet_reference(x, 10)
+
+
+def test_biharmonic_fills_a_smooth_image():
+  x = data.synthetic_image(5, (32, 32), 3)
+  mask = np.random.default_rng(0).uniform(size=(32, 32)) < 0.5
+  y = x * mask[..., None]
+  out = baselines.inpaint_biharmonic(y, mask)
+  np.testing.assert_allclose(out[mask], x[mask], atol=1e-6)
+  assert _psnr(out, x) > _psnr(y, x) + 10
