@@ -50,7 +50,12 @@ def run(config, workdir):
       data_lib.save_png(os.path.join(workdir, f'{rec["name"]}_k{k}_dd.png'),
                         rec['restored'])
       for w in config.wavelets:
-        out = baselines.get(baselines.WAVELET_CODERS, w, 'wavelet coder')(x, n)
+        try:
+          out = baselines.get(baselines.WAVELET_CODERS, w, 'wavelet coder')(
+              x, n)
+        except UserError as e:  # Budget below the coarse band (tiny images).
+          print(f'[fig1] {rec["name"]} k={k} {w}: {e}', flush=True)
+          continue
         r[f'{w} PSNR'] = ex.psnr(out, x)
         data_lib.save_png(os.path.join(workdir, f'{rec["name"]}_k{k}_{w}.png'),
                           out)
@@ -78,7 +83,9 @@ def _scatter(path, rows, config):
   colors = dict(zip(config.wavelets, ('C0', 'C1', 'C2', 'C3')))
   for w in config.wavelets:
     for k in config.ks:
-      rs = [r for r in rows if r['k'] == k]
+      rs = [r for r in rows if r['k'] == k and f'{w} PSNR' in r]
+      if not rs:
+        continue
       fac = np.mean([r['factor'] for r in rs])
       ax.scatter([r['DD PSNR'] for r in rs], [r[f'{w} PSNR'] for r in rs],
                  marker=marks[k], color=colors[w],
