@@ -10,20 +10,16 @@ lr .005, jitter .005 decaying every 500 (the reference protocol).
 cpu: 128x128, d=5, k=16 (factor 33.0 on RGB) and k=32 (8.9), 2000 steps.
 """
 
-import os
-
 from configs import common
+from experiments import shared_images
 
-_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), '..', 'shared', 'images')
 
 
 def get_config(arg=None):
   a = common.parse_arg(arg)
   c = common.base_config(a.preset)
   names = ['astronaut', 'coffee', 'chelsea', 'rocket', 'camera']
-  if os.path.isdir(_SHARED):
-    names += [os.path.join(_SHARED, n) for n in ('sf4_rgb.png', 'mri.png')]
+  names += [p for p in map(shared_images, ('sf4_rgb.png', 'mri.png')) if p]
   if a.preset == 'test':
     names = ['astronaut', 'camera']
   c.data.images = ','.join(names)

@@ -3,24 +3,21 @@
   python -m experiments.fig6_activations.run \
     --config=experiments/fig6_activations/config.py:cpu --workdir=runs/fig6_cpu
 
-Image: ../shared/images/phantom256.png when present, else scikit-image's
+Image: the authors' phantom256.png (experiments.shared_images) when present, else scikit-image's
 Shepp-Logan phantom (`shepp_logan`, shipped in its wheel). Reference: d=5,
 k=64, 10000 steps, lr .0025, jitter .001 decaying every 500 -> 52.22 dB.
 cpu: 128x128, 2000 steps.
 """
 
-import os
-
 from configs import common
+from experiments import shared_images
 
-_PHANTOM = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), '..', 'shared', 'images', 'phantom256.png')
 
 
 def get_config(arg=None):
   a = common.parse_arg(arg)
   c = common.base_config(a.preset)
-  c.data.images = _PHANTOM if os.path.isfile(_PHANTOM) else 'shepp_logan'
+  c.data.images = shared_images('phantom256.png') or 'shepp_logan'
   c.data.channels = 'gray'
   c.operator.name, c.operator.noise = 'identity', 'none'
   c.model.k, c.model.depth = 64, 5

@@ -11,28 +11,24 @@ Image list: config.data.images (files, folders or scikit-image names), e.g.
   --config.data.images=/data/kodak
 """
 
-import os
-
 import ml_collections
 
 from configs import common
+from experiments import shared_images
 
-_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), '..', 'shared', 'images')
 
 
 def _images(preset):
-  shared = lambda n: os.path.join(_SHARED, n)
-  have = os.path.isdir(_SHARED)
+  have = bool(shared_images())
   if preset == 'test':
     return 'astronaut,camera'
   names = ['astronaut', 'coffee', 'chelsea', 'rocket', 'camera']
   if preset == 'full':
     names += ['immunohistochemistry']
     if have:
-      names += [shared('sf4_rgb.png'), shared('poster_rgb.png')]
+      names += [shared_images('sf4_rgb.png'), shared_images('poster_rgb.png')]
   if have:
-    names += [shared('mri.png')]
+    names += [shared_images('mri.png')]
   return ','.join(names)
 
 
