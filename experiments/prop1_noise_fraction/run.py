@@ -6,7 +6,7 @@
 
 Writes prop1.csv/.md (per k and n: parameters N, n0, k^2 log(n0)/n, fraction
 of the noise energy fitted = 1 - ||G(C) - y||^2 / ||eta||^2, mean over draws)
-and prop1.png (fraction vs k^2 log(n0)/n and vs N/n, log-log).
+and prop1.png (fraction vs k^2 log(n0)/n and vs N/n, log x axis).
 """
 
 import math
@@ -72,12 +72,12 @@ def _plot(path, rows, config):
   for ax, xkey in zip(axes, ('k^2 log(n0)/n', 'N/n')):
     for side in config.sides:
       rs = [r for r in rows if r['n'] == side * side]
-      ax.loglog([r[xkey] for r in rs], [r['fraction fitted'] for r in rs],
-                'o-', label=f'n = {side}x{side}')
+      ax.semilogx([r[xkey] for r in rs], [r['fraction fitted'] for r in rs],
+                  'o-', label=f'n = {side}x{side}')
     if xkey.startswith('k^2'):
       xs = np.array(sorted(r[xkey] for r in rows))
-      ax.loglog(xs, np.minimum(20 * xs, 1), 'k--', lw=0.8,
-                label='bound 20 k^2 log(n0)/n')
+      ax.semilogx(xs, np.minimum(20 * xs, 1), 'k--', lw=0.8,
+                  label='bound 20 k^2 log(n0)/n (capped at 1)')
     ax.set_xlabel(xkey + (' (parameters / pixels)' if xkey == 'N/n' else ''))
     ax.set_ylabel('fraction of noise energy fitted')
     ax.grid(alpha=0.3, which='both')
