@@ -135,6 +135,9 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.output = ml_collections.ConfigDict()
   c.output.overwrite = False
 
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.shard = True            # shard images over devices (dd_jax.sharding)
+
   if preset == 'cpu':
     c.data.size = 256
     c.model.k = 64

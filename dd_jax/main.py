@@ -28,6 +28,13 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', 'workdir/default',
                                'Folder the run writes its results to.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator', '', 'Multi-process run: host:port of process 0 (or env '
+    'DD_JAX_COORDINATOR). Each process fits its share of the images.')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', 0,
+                                      'Multi-process run: process count.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', -1,
+                                   'Multi-process run: this process, 0-based.')
 
 
 def main(argv):
@@ -35,6 +42,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   try:
+    from dd_jax import sharding
+    sharding.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value,
+                                    _PROCESS_ID.value)
     run_lib.run(_CONFIG.value, _WORKDIR.value)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)

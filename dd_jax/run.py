@@ -24,6 +24,7 @@ from dd_jax import metrics
 from dd_jax import models
 from dd_jax import operators
 from dd_jax import stopping
+from dd_jax import sharding
 from dd_jax.errors import UserError
 
 RUN_MARKER = 'config.json'
@@ -85,6 +86,9 @@ def _image_shape(config, y_shape):
 
 def run(config, workdir: str) -> dict:
   """Runs the experiment `config` and writes its results into `workdir`."""
+  if jax.process_index() > 0:  # Process 0 writes the merged results.
+    import tempfile
+    workdir = tempfile.mkdtemp(prefix=f'dd_jax_process{jax.process_index()}_')
   prepare_workdir(workdir, bool(config.output.get('overwrite', False)))
   names, clean, given = load_inputs(config)
   shapes = ([c.shape for c in clean] if clean is not None else
@@ -130,10 +134,11 @@ def run(config, workdir: str) -> dict:
     stopper, weights = stopping.make_stopper(
         config.fit, config.operator, op, ys, auxs, weights,
         key=jax.random.fold_in(root, 10_000 + gi), known_sigma=xs is not None)
-    result = fit_lib.fit(k_fit, spec, op.forward, ys, auxs,
-                         optim_cfg=config.optim, fit_cfg=config.fit,
-                         clean=xs, callback=log, weights=weights,
-                         stopper=stopper)
+    result = sharding.fit(k_fit, spec, op.forward, ys, auxs,
+                          optim_cfg=config.optim, fit_cfg=config.fit,
+                          clean=xs, callback=log, weights=weights,
+                          stopper=stopper,
+                          shard=bool(config.get('mesh', {}).get('shard', True)))
     summary['groups'].append({'shape': list(shape), 'images': len(idx),
                               'seconds': result.seconds,
                               'num_params': spec.num_params()})
@@ -153,6 +158,9 @@ def run(config, workdir: str) -> dict:
                               for h in result.history])
   summary['seconds'] = time.time() - t0
   _finish(workdir, summary, histories, has_clean=clean is not None)
+  if jax.process_index() > 0:
+    import shutil
+    shutil.rmtree(workdir, ignore_errors=True)
   return summary
 
 

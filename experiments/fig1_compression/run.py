@@ -1,0 +1,119 @@
+"""Figure 1: deep decoder vs wavelet thresholding at equal parameter counts.
+
+  python -m experiments.fig1_compression.run \
+    --config=experiments/fig1_compression/config.py:cpu --workdir=runs/fig1_cpu
+
+Writes fig1.csv/.md (per image and k: parameters, compression factor, PSNR of
+the deep decoder and of each wavelet coder keeping as many coefficients),
+fig1_scatter.png (wavelet PSNR vs deep-decoder PSNR, like the paper's) and
+the representations as PNGs.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+from ml_collections import config_flags
+
+from dd_jax import baselines
+from dd_jax import data as data_lib
+from dd_jax import experiment as ex
+from dd_jax import models
+from dd_jax.errors import UserError
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+    'Experiment config.', lock_config=False)
+_WORKDIR = flags.DEFINE_string('workdir', 'runs/fig1', 'Output folder.')
+
+# REFERENCE.md section 3 (512x512, the authors' code): (image, k) -> PSNRs.
+REFERENCE = {('sf4_rgb', 64): dict(dd=24.90, haar=23.70),
+             ('sf4_rgb', 128): dict(dd=28.75, haar=29.66),
+             ('mri', 32): dict(dd=30.26, haar=27.83)}
+
+
+def run(config, workdir):
+  ex.prepare(workdir, config)
+  names, clean = ex.load_images(config.data, models.size_multiple(config.model))
+  bar = ex.Progress(len(names) * config.fit.steps * len(config.ks), 'fig1')
+  rows = []
+  for k in config.ks:
+    config.model.k = int(k)
+    recs = ex.fit_images(config, names, clean, progress=bar)
+    for rec in recs:
+      x = rec['clean']
+      n = rec['spec'].num_params()
+      r = dict(image=rec['name'], k=int(k), channels=x.shape[2], params=n,
+               factor=x.size / n, **{'DD PSNR': rec['psnr']})
+      data_lib.save_png(os.path.join(workdir, f'{rec["name"]}_k{k}_dd.png'),
+                        rec['restored'])
+      for w in config.wavelets:
+        try:
+          out = baselines.get(baselines.WAVELET_CODERS, w, 'wavelet coder')(
+              x, n)
+        except UserError as e:  # Budget below the coarse band (tiny images).
+          print(f'[fig1] {rec["name"]} k={k} {w}: {e}', flush=True)
+          continue
+        r[f'{w} PSNR'] = ex.psnr(out, x)
+        data_lib.save_png(os.path.join(workdir, f'{rec["name"]}_k{k}_{w}.png'),
+                          out)
+      for key, v in REFERENCE.get((rec['name'], int(k)), {}).items():
+        r[f'reference {key}'] = v
+      rows.append(r)
+  bar.close()
+  cols = ['image', 'k', 'channels', 'params', 'factor', 'DD PSNR'] + [
+      f'{w} PSNR' for w in config.wavelets] + ['reference dd', 'reference haar']
+  ex.write_table(rows, workdir, 'fig1', cols,
+                 title='Representation PSNR (dB) at equal parameter counts',
+                 notes='factor = pixels x channels / parameters. Wavelet '
+                 'coders keep as many coefficients as the decoder has '
+                 'parameters. haar_reference: the paper\'s baseline (per '
+                 'channel n/C, YCbCr, approximation always kept); '
+                 'bior4.4_ycbcr / haar_keep_n: the n largest coefficients '
+                 'over all channels. Reference numbers are 512x512.')
+  _scatter(os.path.join(workdir, 'fig1_scatter.png'), rows, config)
+
+
+def _scatter(path, rows, config):
+  plt = ex.pyplot()
+  fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+  marks = dict(zip(config.ks, ('o', 's', '^', 'D')))
+  colors = dict(zip(config.wavelets, ('C0', 'C1', 'C2', 'C3')))
+  for w in config.wavelets:
+    for k in config.ks:
+      rs = [r for r in rows if r['k'] == k and f'{w} PSNR' in r]
+      if not rs:
+        continue
+      fac = np.mean([r['factor'] for r in rs])
+      ax.scatter([r['DD PSNR'] for r in rs], [r[f'{w} PSNR'] for r in rs],
+                 marker=marks[k], color=colors[w],
+                 label=f'{w}, k={k} (factor ~{fac:.0f})')
+  vals = [r[c] for r in rows for c in r if c.endswith('PSNR')]
+  lo, hi = min(vals) - 1, max(vals) + 1
+  ax.plot([lo, hi], [lo, hi], 'k--', lw=0.8, label='equal PSNR')
+  ax.set_xlim(lo, hi)
+  ax.set_ylim(lo, hi)
+  ax.set_xlabel('deep decoder PSNR (dB)')
+  ax.set_ylabel('wavelet thresholding PSNR (dB)')
+  ax.set_title('Representation at equal parameter counts\n(below the '
+               'diagonal: deep decoder better)', fontsize=9)
+  ax.legend(fontsize=6)
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+
+
+def main(argv):
+  del argv
+  try:
+    run(_CONFIG.value, _WORKDIR.value)
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

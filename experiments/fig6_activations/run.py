@@ -1,0 +1,97 @@
+"""Figure 6: how a fitted deep decoder builds the phantom layer by layer.
+
+  python -m experiments.fig6_activations.run \
+    --config=experiments/fig6_activations/config.py:cpu --workdir=runs/fig6_cpu
+
+Writes fig6.png (the fit, then one row per layer: the input B0 and each
+hidden layer's output B_{i+1} for the first `channels_shown` channels),
+fig6.csv/.md (PSNR of the fit) and fig6_fit.png.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+import jax.numpy as jnp
+import numpy as np
+from ml_collections import config_flags
+
+from dd_jax import data as data_lib
+from dd_jax import experiment as ex
+from dd_jax import models
+from dd_jax.errors import UserError
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+    'Experiment config.', lock_config=False)
+_WORKDIR = flags.DEFINE_string('workdir', 'runs/fig6', 'Output folder.')
+
+
+def run(config, workdir):
+  ex.prepare(workdir, config)
+  if config.data.images == 'shepp_logan':
+    import skimage.data
+    from skimage.transform import resize
+    img = resize(skimage.data.shepp_logan_phantom(), (config.data.size,) * 2,
+                 anti_aliasing=True)
+    names, clean = ['shepp_logan'], [np.clip(img, 0, 1).astype(np.float32)[..., None]]
+  else:
+    names, clean = ex.load_images(config.data,
+                                  models.size_multiple(config.model))
+  bar = ex.Progress(config.fit.steps, 'fig6')
+  rec = ex.fit_images(config, names, clean, progress=bar)[0]
+  bar.close()
+  spec = rec['spec']
+  params = {k: v for k, v in rec['best_params'].items()}
+  z = jnp.asarray(rec['input'])
+  feats = [np.asarray(z)] + [np.asarray(f) for f in models.hidden_features(
+      params, z, spec)]
+  data_lib.save_png(os.path.join(workdir, 'fig6_fit.png'), rec['restored'])
+  ex.write_table([dict(image=names[0], size=f'{clean[0].shape[0]}',
+                       model=spec.describe(), steps=config.fit.steps,
+                       PSNR=rec['psnr'], **{'reference PSNR (256, 10000 '
+                                            'steps)': 52.22})],
+                 workdir, 'fig6', title='Phantom fit')
+  _plot(os.path.join(workdir, 'fig6.png'), rec, feats, config.channels_shown)
+
+
+def _plot(path, rec, feats, shown):
+  plt = ex.pyplot()
+  shown = min(shown, min(f.shape[-1] for f in feats))
+  rows = len(feats)
+  fig = plt.figure(figsize=(1.3 * (shown + 3), 1.3 * rows), dpi=110)
+  grid = fig.add_gridspec(rows, shown + 3)
+  ax = fig.add_subplot(grid[:, :3])
+  ax.imshow(rec['restored'][..., 0], cmap='gray', vmin=0, vmax=1)
+  ax.set_title(f'fit, {rec["psnr"]:.1f} dB', fontsize=9)
+  ax.axis('off')
+  for i, f in enumerate(feats):
+    for j in range(shown):
+      a = fig.add_subplot(grid[i, 3 + j])
+      a.imshow(f[..., j], cmap='viridis')
+      a.set_xticks([])
+      a.set_yticks([])
+      if j == 0:
+        a.set_ylabel('input' if i == 0 else f'layer {i}\n{f.shape[0]}x'
+                     f'{f.shape[1]}', fontsize=7)
+      if i == 0:
+        a.set_title(f'ch {j}', fontsize=7)
+  fig.suptitle('Activation maps: network input, then each hidden layer\'s '
+               'output (channels 0..%d; colour scale per panel)' % (shown - 1),
+               fontsize=9)
+  fig.savefig(path)
+  plt.close(fig)
+
+
+def main(argv):
+  del argv
+  try:
+    run(_CONFIG.value, _WORKDIR.value)
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

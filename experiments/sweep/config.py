@@ -1,0 +1,34 @@
+"""Hyperparameter sweep (the evaluation follow-up): k, depth, activation,
+input jitter, input kind, each a list of config overrides on one base config.
+
+  python -m experiments.sweep.run --config=experiments/sweep/config.py:cpu \
+    --workdir=runs/sweep_cpu
+
+`base` is any task config (default: denoising, sigma 25); `overrides` is a
+list of {dotted.key: value} dicts, one run each ({} = the base). Add your own
+with --config.overrides='[{"model.k": 48}]' or by editing this file.
+"""
+
+import ml_collections
+
+from configs import denoise
+
+
+def get_config(arg=None):
+  preset = (arg or 'cpu').split(',')[0]
+  c = ml_collections.ConfigDict()
+  c.base = denoise.get_config('test' if preset == 'test' else preset)
+  c.base.data.images = 'astronaut,coffee,chelsea'
+  if preset == 'cpu':
+    c.base.data.size, c.base.fit.steps, c.base.fit.log_every = 128, 800, 200
+  c.overrides = [
+      {},
+      {'model.k': 32}, {'model.k': 128},
+      {'model.depth': 4}, {'model.depth': 6},
+      {'model.activation': 'leaky_relu', 'model.leaky_slope': 0.1},
+      {'fit.jitter_std': 0.01, 'fit.jitter_decay_every': 500},
+      {'model.input_kind': 'meshgrid'},
+  ]
+  if preset == 'test':
+    c.overrides = [{}, {'model.k': 8}, {'model.activation': 'leaky_relu'}]
+  return c
