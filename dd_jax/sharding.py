@@ -125,6 +125,11 @@ def fit(keys, spec, forward_fn, ys, auxs, *, mesh: Mesh | None = None,
   n = keys.shape[0]
   idx = process_share(n, jax.process_index(), count)
   take = lambda tree: jax.tree.map(lambda a: a[idx], tree)
+  if kwargs.get('stopper') is not None:
+    raise UserError('Stopping rules (fit.stop) run in single-process fits '
+                    'only; use fit.stop=budget with --coordinator.')
+  if kwargs.get('weights') is not None:
+    kwargs['weights'] = take(kwargs['weights'])
   history = []
 
   def gathered(record):  # Every process logs the same steps: safe to gather.
