@@ -220,3 +220,20 @@ def pyplot():
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
   return plt
+
+
+def launch(run_fn, config_flag, workdir_flag):
+  """The absl entry point of an experiment: `run_fn(config, workdir)`, with a
+  user error printed as one line (exit 2) instead of a traceback."""
+  from absl import app
+  from dd_jax.errors import UserError
+
+  def main(argv):
+    del argv
+    try:
+      run_fn(config_flag.value, workdir_flag.value)
+    except UserError as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(2)
+
+  app.run(main)

@@ -12,9 +12,7 @@ fig8_histograms.png.
 
 import math
 import os
-import sys
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -24,7 +22,6 @@ from ml_collections import config_flags
 from dd_jax import experiment as ex
 from dd_jax import metrics
 from dd_jax import models
-from dd_jax.errors import UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
@@ -130,14 +127,5 @@ def _plot_histograms(path, params):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)

@@ -10,9 +10,7 @@ the representations as PNGs.
 """
 
 import os
-import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 from ml_collections import config_flags
@@ -106,14 +104,5 @@ def _scatter(path, rows, config):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)

@@ -9,9 +9,7 @@ vmapped call per model. Writes fig4.csv/.md (MSE at a few steps), fig4.png
 """
 
 import os
-import sys
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -21,7 +19,6 @@ from ml_collections import config_flags
 
 from dd_jax import experiment as ex
 from dd_jax import models
-from dd_jax.errors import UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
@@ -106,14 +103,5 @@ def _plot(path, curves, noise_energy):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)

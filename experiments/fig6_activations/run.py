@@ -9,9 +9,7 @@ fig6.csv/.md (PSNR of the fit) and fig6_fit.png.
 """
 
 import os
-import sys
 
-from absl import app
 from absl import flags
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +18,6 @@ from ml_collections import config_flags
 from dd_jax import data as data_lib
 from dd_jax import experiment as ex
 from dd_jax import models
-from dd_jax.errors import UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
@@ -84,14 +81,5 @@ def _plot(path, rec, feats, shown):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)

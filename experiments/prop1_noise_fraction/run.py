@@ -11,9 +11,7 @@ and prop1.png (fraction vs k^2 log(n0)/n and vs N/n, log x axis).
 
 import math
 import os
-import sys
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -22,7 +20,6 @@ from ml_collections import config_flags
 
 from dd_jax import experiment as ex
 from dd_jax import models
-from dd_jax.errors import UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
@@ -89,14 +86,5 @@ def _plot(path, rows, config):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)

@@ -10,9 +10,7 @@ override) and sweep.png (mean PSNR per override).
 
 import json
 import os
-import sys
 
-from absl import app
 from absl import flags
 import ml_collections
 import numpy as np
@@ -95,14 +93,5 @@ def _plot(path, rows):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)

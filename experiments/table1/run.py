@@ -9,10 +9,8 @@ image, the restored PNGs (<task>_<image>_<method>.png).
 """
 
 import os
-import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 from ml_collections import config_flags
@@ -147,14 +145,5 @@ def _plot(path, rows, task):
   plt.close(fig)
 
 
-def main(argv):
-  del argv
-  try:
-    run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == '__main__':
-  app.run(main)
+  ex.launch(run, _CONFIG, _WORKDIR)
