@@ -42,6 +42,9 @@ def _parse(argv):
   p.add_argument('--repeats', type=int, default=7)
   p.add_argument('--threads', type=int, default=os.cpu_count())
   p.add_argument('--roofline', action='store_true')
+  p.add_argument('--steps_per_call', type=int, default=10,
+                 help='steps per timed call at >= 256 px, both libraries (ours: '
+                 'one jit call running them in a fori_loop, as the engine does)')
   return p.parse_args(argv)
 
 
@@ -259,6 +262,7 @@ def measure_machine(repeats=5):
 
 def main():
   args = ARGS
+  step_time.STEPS_PER_CALL = args.steps_per_call
   torch.set_num_threads(args.threads)
   torch.set_num_interop_threads(1)
   load = os.getloadavg()

@@ -5,9 +5,12 @@
       PYTHONPATH=$PWD python benchmarks/levers.py --configs=a
 
 Each variant is the fit engine's chunk (as in step_time.py) built with a
-different layer implementation; calls go v0 v1 ... v0 v1 ... so machine
+different layer implementation; calls go v1 v2 ... v1 v2 ... so machine
 load hits all variants alike. Prints the median ms per step of each and the
-ratio to the first variant.
+ratio to the first variant. Variants: v0 = the first fused layer, v1 = one
+custom-VJP layer per hidden layer (conv, up, relu, norm), v2 = current (the
+normalization folded into the next conv, `layers.normalized_chain`),
+autodiff = plain JAX layers.
 """
 
 import argparse
@@ -15,10 +18,12 @@ import contextlib
 import statistics
 import sys
 
+import jax
 
 from benchmarks import _layers_v0
 from benchmarks import step_time
 from dd_jax import layers
+from dd_jax import models
 from dd_jax import upsample
 
 
@@ -26,23 +31,38 @@ def _bilinear2_v0(x):
   return upsample.bilinear2_1d(upsample.bilinear2_1d(x, 0), 1)
 
 
+def _per_layer_apply(layer_fn):
+  """models.apply with one custom-VJP layer per hidden layer (v0, v1)."""
+
+  def apply(params, z, spec):
+    x = z
+    for i, layer in enumerate(params['hidden']):
+      up = models._make_up(spec, i, layer)  # pylint: disable=protected-access
+      x = layer_fn(x, layer['w'], layer['gamma'], layer['beta'], up)
+    return jax.nn.sigmoid(layers.conv1x1(x, params['out']['w']))
+
+  return apply
+
+
 @contextlib.contextmanager
-def _patched(layer_fn=None, bilinear=None):
-  saved = layers.hidden_layer, upsample.UPSAMPLERS['bilinear']
-  if layer_fn is not None:
-    layers.hidden_layer = layer_fn
+def _patched(apply_fn=None, bilinear=None):
+  saved = models.apply, upsample.UPSAMPLERS['bilinear']
+  if apply_fn is not None:
+    models.apply = apply_fn
   if bilinear is not None:
     upsample.UPSAMPLERS['bilinear'] = bilinear
   try:
     yield
   finally:
-    layers.hidden_layer, upsample.UPSAMPLERS['bilinear'] = saved
+    models.apply, upsample.UPSAMPLERS['bilinear'] = saved
 
 
 # name -> (patch kwargs, model overrides)
 VARIANTS = {
-    'v0': (dict(layer_fn=_layers_v0.hidden_layer, bilinear=_bilinear2_v0), {}),
-    'v1': ({}, {}),
+    'v0': (dict(apply_fn=_per_layer_apply(_layers_v0.hidden_layer),
+                bilinear=_bilinear2_v0), {}),
+    'v1': (dict(apply_fn=_per_layer_apply(layers.hidden_layer)), {}),
+    'v2': ({}, {}),  # Current: normalization folded into the next conv.
     'autodiff': ({}, {'fused': False}),
     'autodiff_v0': (dict(bilinear=_bilinear2_v0), {'fused': False}),
 }
@@ -51,7 +71,7 @@ VARIANTS = {
 def main(argv=None):
   p = argparse.ArgumentParser()
   p.add_argument('--configs', default='a')
-  p.add_argument('--variants', default='v0,v1')
+  p.add_argument('--variants', default='v1,v2')
   p.add_argument('--repeats', type=int, default=5)
   args = p.parse_args(argv)
   names = args.variants.split(',')

@@ -103,8 +103,15 @@ class Runner:
         jax.random.key(2), self.batch['y'].shape))
 
 
+# Steps per jit call. The fit engine runs `fit.log_every` steps (default
+# 100) per call inside a `fori_loop`, where XLA reuses the activation buffers
+# from step to step; one step per call allocates them afresh every step (on
+# glibc malloc that costs ~1.8x at (c)). 10 is what a user's run sees.
+STEPS_PER_CALL = 10
+
+
 def steps_per_call_for(b: Bench) -> int:
-  return 1 if b.size >= 256 else 20
+  return 20 if b.size < 256 else STEPS_PER_CALL
 
 
 def peak_rss_mb() -> float:
@@ -113,13 +120,18 @@ def peak_rss_mb() -> float:
 
 
 def main(argv=None):
+  global STEPS_PER_CALL
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--configs', default='a,b,c,d,d8',
                  help=f'comma-separated subset of {list(CONFIGS)}')
   p.add_argument('--repeats', type=int, default=7)
+  p.add_argument('--steps_per_call', type=int, default=STEPS_PER_CALL,
+                 help='steps per jit call at >= 256 px (1: a fresh call per '
+                 'step, the allocator-bound worst case)')
   p.add_argument('--unfused', action='store_true',
                  help='plain autodiff layers (model.fused=False)')
   args = p.parse_args(argv)
+  STEPS_PER_CALL = args.steps_per_call
   print(f'jax {jax.__version__}, devices {jax.devices()}, '
         f'XLA_FLAGS={os.environ.get("XLA_FLAGS", "")!r}, '
         f'LD_PRELOAD={os.environ.get("LD_PRELOAD", "")!r}', flush=True)

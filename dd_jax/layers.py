@@ -109,3 +109,72 @@ def _fwd(x, w, gamma, beta, up):
 
 
 hidden_layer.defvjp(_fwd, _backward)
+
+
+# ------------------------------------------------------- normalization folded
+# The network written so that no normalized activation is ever stored: layer
+# i returns r = relu(up(.)) and its statistics (mean, inv = 1/std), and the
+# affine normalization r * scale + shift (scale = gamma * inv, shift = beta -
+# mean * scale) is folded into the NEXT 1x1 conv:
+#     (r * scale + shift) @ w = r @ (scale[:, None] * w) + shift @ w.
+# Per full-resolution activation that saves the normalized array's write and
+# read in the forward; in the backward, the per-channel sums of the
+# normalization (dgamma, dbeta) are no longer passes over the activation:
+# they come out of the next layer's dW GEMM (d scale = rowsum(dW_eff * w)),
+# and the layer's backward is ONE fused pass (relu mask, statistics terms,
+# upsampler transpose). Same function as `hidden_layer`, reassociated.
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def folded_layer(x, w, c, up: Callable | None):
+  """relu(up(x @ w + c)) and its per-channel (mean, 1/sqrt(var + eps))."""
+  return _folded_forward(x, w, c, up)[0]
+
+
+def _folded_forward(x, w, c, up):
+  y = conv1x1(x, w) + c
+  if up is not None:
+    y = up(y)
+  r, mean, inv = _stats(y)
+  return (r, mean, inv), (x, w, r, mean, inv)
+
+
+def _folded_backward(up, residuals, cotangents):
+  x, w, r, mean, inv = residuals
+  gr, gmean, ginv = cotangents
+  m = r.shape[0] * r.shape[1]
+  # mean = E[r], var = E[r^2] - mean^2, inv = (var + eps)^(-1/2).
+  dvar = -0.5 * ginv * inv ** 3
+  dr = gr + (gmean + 2.0 * dvar * (r - mean)) / m
+  dy = jnp.where(r > 0, dr, 0.0)
+  if up is not None:
+    dy = _transpose_up(up, dy, (x.shape[0], x.shape[1], w.shape[1]))
+  h, wd, ci = x.shape
+  dy2 = dy.reshape(h * wd, w.shape[1])
+  dw = x.reshape(h * wd, ci).T @ dy2
+  dx = (dy2 @ w.T).reshape(x.shape)
+  return dx, dw, jnp.sum(dy2, axis=0)
+
+
+folded_layer.defvjp(lambda x, w, c, up: _folded_forward(x, w, c, up),
+                    _folded_backward)
+
+
+def normalized_chain(x, layers_params, ups):
+  """Hidden layers conv -> up -> relu -> norm with the norm folded forward.
+
+  layers_params: dicts with 'w', 'gamma', 'beta'; ups: each layer's
+  upsampler or None. Yields (r, scale, shift) per layer: the layer's output
+  is r * scale + shift (computed only where a caller uses it).
+  """
+  scale = shift = None
+  for layer, up in zip(layers_params, ups):
+    w = layer['w']
+    if scale is None:
+      w_eff, c = w, jnp.zeros((w.shape[1],), w.dtype)
+    else:
+      w_eff, c = scale[:, None] * w, shift @ w
+    x, mean, inv = folded_layer(x, w_eff, c, up)
+    scale = layer['gamma'] * inv
+    shift = layer['beta'] - mean * scale
+    yield x, scale, shift

@@ -373,14 +373,14 @@ def _make_up(spec: DecoderSpec, i: int, layer):
 
 def hidden_features(params: Params, z: jax.Array, spec: DecoderSpec):
   """Yields the output B_{i+1} of every hidden layer, `[H_i, W_i, k_{i+1}]`."""
+  if spec.uses_fused_layer:
+    for r, scale, shift in _folded_chain(params, z, spec):
+      yield r * scale + shift
+    return
   x = z
   act = get_activation(spec.activation, spec.leaky_slope)
   for i, layer in enumerate(params['hidden']):
     up = _make_up(spec, i, layer)
-    if spec.uses_fused_layer:
-      x = layers.hidden_layer(x, layer['w'], layer['gamma'], layer['beta'], up)
-      yield x
-      continue
     if up is not None and not spec.upsample_first:
       x = up(x)
     x = conv(x, layer['w'])
@@ -397,10 +397,20 @@ def hidden_features(params: Params, z: jax.Array, spec: DecoderSpec):
 
 def apply(params: Params, z: jax.Array, spec: DecoderSpec) -> jax.Array:
   """G(C): the decoder's image `[H, W, C_out]` in (0, 1)."""
+  w = params['out']['w']
+  if spec.uses_fused_layer:  # The last normalization folded into the output conv.
+    for r, scale, shift in _folded_chain(params, z, spec):
+      pass
+    return jax.nn.sigmoid(layers.conv1x1(r, scale[:, None] * w) + shift @ w)
   x = z
   for x in hidden_features(params, z, spec):
     pass
-  return jax.nn.sigmoid(layers.conv1x1(x, params['out']['w']))
+  return jax.nn.sigmoid(layers.conv1x1(x, w))
+
+
+def _folded_chain(params: Params, z: jax.Array, spec: DecoderSpec):
+  ups = [_make_up(spec, i, layer) for i, layer in enumerate(params['hidden'])]
+  return layers.normalized_chain(z, params['hidden'], ups)
 
 
 # ------------------------------------------------------------ model registry

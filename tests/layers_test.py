@@ -160,3 +160,55 @@ def test_vmap_equals_loop():
     for b, s in zip(batched, single):
       np.testing.assert_allclose(np.asarray(b[i]), np.asarray(s), atol=1e-5,
                                  rtol=1e-5)
+
+
+# ------------------------------------------------- normalization folded forward
+def _folded_plain(x, w, c, up):
+  """relu(up(x w + c)), mean, 1/std: the folded layer by plain autodiff."""
+  y = jnp.einsum('hwc,cd->hwd', x, w) + c
+  if up is not None:
+    y = up(y)
+  r = jax.nn.relu(y)
+  mean = jnp.mean(r, axis=(0, 1))
+  var = jnp.mean(jnp.square(r - mean), axis=(0, 1))
+  return r, mean, jax.lax.rsqrt(var + layers.EPS)
+
+
+@pytest.mark.parametrize('up_name', ['bilinear', 'none', 'nearest'])
+def test_folded_layer_gradients_match_autodiff(up_name):
+  x, w, _, c = _inputs(11)
+  up = UPS[up_name]
+  rng = np.random.default_rng(12)
+  outs = _folded_plain(x, w, c, up)
+  cots = [rng.normal(size=o.shape).astype(np.float32) for o in outs]
+
+  def loss(layer):
+    return lambda *a: sum(jnp.sum(o * t) for o, t in zip(layer(*a, up), cots))
+
+  got = jax.jit(jax.grad(loss(layers.folded_layer), argnums=(0, 1, 2)))(x, w, c)
+  want = jax.grad(loss(_folded_plain), argnums=(0, 1, 2))(x, w, c)
+  for g, r in zip(got, want):
+    np.testing.assert_allclose(np.asarray(g), np.asarray(r), atol=2e-5,
+                               rtol=2e-5)
+  for o, r in zip(layers.folded_layer(x, w, c, up), outs):
+    np.testing.assert_allclose(np.asarray(o), np.asarray(r), atol=1e-5)
+
+
+def test_normalized_chain_equals_layer_by_layer_numpy():
+  """Three layers with the norm folded forward == the float64 layer chain."""
+  rng = np.random.default_rng(13)
+  x = rng.uniform(0, 0.1, size=(3, 4, 5)).astype(np.float32)
+  params = []
+  for _ in range(3):
+    params.append(dict(
+        w=(rng.normal(size=(5, 5)) / np.sqrt(5)).astype(np.float32),
+        gamma=rng.uniform(0.5, 1.5, 5).astype(np.float32),
+        beta=rng.normal(size=5).astype(np.float32)))
+  ups = [upsample.bilinear2, upsample.bilinear2, None]
+  want = x.astype(np.float64)
+  got = list(layers.normalized_chain(jnp.asarray(x), params, ups))
+  for (r, scale, shift), p, name in zip(got, params,
+                                        ['bilinear', 'bilinear', 'none']):
+    want = np_layer(want, p['w'], p['gamma'], p['beta'], name)
+    np.testing.assert_allclose(np.asarray(r * scale + shift), want,
+                               atol=2e-5)
