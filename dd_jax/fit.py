@@ -198,7 +198,21 @@ def make_chunk(step, max_steps: int):
     losses = jnp.full((max_steps,), jnp.nan, jnp.float32)
     return jax.lax.fori_loop(0, n, body, (state, losses))
 
-  return jax.vmap(chunk_one, in_axes=(0, 0, None))
+  batched = jax.vmap(chunk_one, in_axes=(0, 0, None))
+
+  def chunk(state, batch, n):
+    if batch['y'].shape[0] != 1:
+      return batched(state, batch, n)
+    # One image: the same computation without the batch axis. Under vmap,
+    # XLA on CPU gives every dot a batch dimension and transposes the
+    # full-size activation for each layer's dW = x^T dy (a copy plus a slow
+    # library GEMM: ~40% of a 512x512 step); unbatched it calls a GEMM that
+    # reads x transposed in place (benchmarks/README.md, lever 12).
+    squeeze = lambda tree: jax.tree.map(lambda a: a[0], tree)
+    out = chunk_one(squeeze(state), squeeze(batch), n)
+    return jax.tree.map(lambda a: a[None], out)
+
+  return chunk
 
 
 def init_state(keys: jax.Array, spec: models.DecoderSpec, tx, ys=None,
