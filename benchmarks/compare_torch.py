@@ -45,6 +45,11 @@ def _parse(argv):
   p.add_argument('--steps_per_call', type=int, default=10,
                  help='steps per timed call at >= 256 px, both libraries (ours: '
                  'one jit call running them in a fori_loop, as the engine does)')
+  p.add_argument('--torch_best_copy', default=True,
+                 action=argparse.BooleanOptionalAction,
+                 help='torch keeps the best iterate (deepcopy of the state '
+                 'when the loss improves by 0.5%%), as the reference fit and '
+                 'our step do; --no-torch_best_copy times the bare Adam step')
   return p.parse_args(argv)
 
 
@@ -137,7 +142,7 @@ class TorchFit:
     loss.backward()
     self.opt.step()
     value = loss.item()
-    if self.best_loss > 1.005 * value:
+    if ARGS.torch_best_copy and self.best_loss > 1.005 * value:
       self.best_loss = value
       self.best = copy.deepcopy(self.net.state_dict())
 
