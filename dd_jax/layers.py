@@ -98,14 +98,19 @@ def _backward(up, residuals, g):
   dgamma = jnp.sum(g * xhat, axis=(0, 1))
   # d/dr of normalization, masked by relu'(y).
   dr = (gamma * inv) * (g - dbeta / m - xhat * (dgamma / m))
-  dy = jnp.where(y > 0, dr, 0.0)
+  dx, dw, _ = _conv_up_backward(up, x, w, jnp.where(y > 0, dr, 0.0))
+  return dx, dw, dgamma, dbeta
+
+
+def _conv_up_backward(up, x, w, dy):
+  """VJP of up(x @ w) for dy [H', W', Co]: (dx, dw, dy at x's size [H*W, Co])."""
   if up is not None:
     dy = _transpose_up(up, dy, (x.shape[0], x.shape[1], w.shape[1]))
   h, wd, ci = x.shape
   dy2 = dy.reshape(h * wd, w.shape[1])
   dw = x.reshape(h * wd, ci).T @ dy2
   dx = (dy2 @ w.T).reshape(x.shape)
-  return dx, dw, dgamma, dbeta
+  return dx, dw, dy2
 
 
 def _fwd(x, w, gamma, beta, up):
@@ -150,13 +155,7 @@ def _folded_backward(up, residuals, cotangents):
   # mean = E[r], var = E[r^2] - mean^2, inv = (var + eps)^(-1/2).
   dvar = -0.5 * ginv * inv ** 3
   dr = gr + (gmean + 2.0 * dvar * (r - mean)) / m
-  dy = jnp.where(r > 0, dr, 0.0)
-  if up is not None:
-    dy = _transpose_up(up, dy, (x.shape[0], x.shape[1], w.shape[1]))
-  h, wd, ci = x.shape
-  dy2 = dy.reshape(h * wd, w.shape[1])
-  dw = x.reshape(h * wd, ci).T @ dy2
-  dx = (dy2 @ w.T).reshape(x.shape)
+  dx, dw, dy2 = _conv_up_backward(up, x, w, jnp.where(r > 0, dr, 0.0))
   return dx, dw, jnp.sum(dy2, axis=0)
 
 
