@@ -26,10 +26,10 @@ REF_STEPS = 1900
 # name -> (steps, optim overrides). 'paper' is the reference's protocol.
 SCHEDULES = {
     'paper': (1900, dict(lr=0.01, schedule='constant')),
-    'cosine02': (1200, dict(lr=0.02, schedule='cosine', final_ratio=0.05)),
-    'warmup_cosine03': (1200, dict(lr=0.03, schedule='warmup_cosine',
+    'cosine02': (1000, dict(lr=0.02, schedule='cosine', final_ratio=0.05)),
+    'warmup_cosine03': (1000, dict(lr=0.03, schedule='warmup_cosine',
                                    warmup_steps=50, final_ratio=0.03)),
-    'step02': (1200, dict(lr=0.02, schedule='step', decay_every=300,
+    'step02': (1000, dict(lr=0.02, schedule='step', decay_every=250,
                           decay_rate=0.5)),
 }
 
