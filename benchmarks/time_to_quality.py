@@ -34,9 +34,16 @@ SCHEDULES = {
 }
 
 
-def config_for(name: str, preset: str, log_every: int):
+# The reference's test image (the paper's supplement), when the checkout has
+# ../shared; scikit-image's astronaut is a different picture.
+SHARED_ASTRONAUT = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
+                                'images', 'astronaut.png')
+
+
+def config_for(name: str, preset: str, log_every: int, images: str):
   steps, optim = SCHEDULES[name]
   c = denoise.get_config(preset)
+  c.data.images = images
   if preset != 'full':  # Keep each preset's step count in proportion.
     steps = round(steps * c.fit.steps / REF_STEPS)
   c.fit.steps, c.fit.log_every = steps, log_every
@@ -59,12 +66,17 @@ def main(argv=None):
   p.add_argument('--preset', default='full', help='configs/denoise.py preset')
   p.add_argument('--target', type=float, default=29.0)
   p.add_argument('--log_every', type=int, default=50)
+  p.add_argument('--images', default=(
+      SHARED_ASTRONAUT if os.path.exists(SHARED_ASTRONAUT) else 'astronaut'),
+                 help='default: ../shared/images/astronaut.png (the image '
+                 'REFERENCE.md\'s 29.22 dB is for) if present, else '
+                 "scikit-image's astronaut (a different image)")
   args = p.parse_args(argv)
   rows = []
   for name in args.schedules.split(','):
     if name not in SCHEDULES:
       raise SystemExit(f'Unknown schedule {name!r}; choose from {list(SCHEDULES)}')
-    c = config_for(name, args.preset, args.log_every)
+    c = config_for(name, args.preset, args.log_every, args.images)
     workdir = os.path.join(args.out, name)
     summary = run_lib.run(c, workdir)
     with open(os.path.join(workdir, 'metrics.jsonl')) as f:
