@@ -29,6 +29,8 @@ SCHEDULES = {
     'cosine02': (1000, dict(lr=0.02, schedule='cosine', final_ratio=0.05)),
     'warmup_cosine03': (1000, dict(lr=0.03, schedule='warmup_cosine',
                                    warmup_steps=50, final_ratio=0.03)),
+    'warmup_cosine05': (1000, dict(lr=0.05, schedule='warmup_cosine',
+                                   warmup_steps=50, final_ratio=0.02)),
     'step02': (1000, dict(lr=0.02, schedule='step', decay_every=250,
                           decay_rate=0.5)),
 }
