@@ -1,5 +1,51 @@
 """Errors a user can fix (bad file, bad config value); shown without traceback."""
 
+import contextlib
+import sys
+
 
 class UserError(ValueError):
   """A problem with the user's input; the message names it and the fix."""
+
+
+@contextlib.contextmanager
+def flag_errors_exit():
+  """Turns an error from defining or parsing flags (bad flag, config file,
+  preset or `--config.<field>` override) into one `error:` line, exit 2."""
+  from absl import flags
+  try:
+    yield
+  except (flags.Error, OSError, ValueError, TypeError, AttributeError,
+          KeyError) as e:
+    print(f'error: {_last_line(e)}', file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_flags(argv):
+  """absl `flags_parser` for `app.run` with `flag_errors_exit`; also loads
+  each config flag now (a config file fails to load only on access)."""
+  from absl import flags
+  with flag_errors_exit():
+    rest = flags.FLAGS(argv)
+    for name in list(flags.FLAGS):
+      getattr(flags.FLAGS[name].value, '_probe', None)
+    return rest
+
+
+def _last_line(e: Exception) -> str:
+  """The message a user can act on from a (possibly chained) flags error."""
+  if isinstance(e, (KeyError, AttributeError)):
+    key = str(e).strip('"\' ').split("'")[0]
+    given = [a for a in sys.argv[1:] if a.startswith('--config.')
+             and key in a.split('=')[0].split('.')]
+    return (f'unknown config field {key!r}'
+            + (f' in {given[0]}' if given else '')
+            + '; the config file lists the fields it has.')
+  lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+  for line in reversed(lines):
+    if 'Error: ' in line and not line.startswith('File '):
+      return line.split('Error: ', 1)[1]
+  if 'No such file or directory' in str(e):
+    missing = [l for l in lines if 'No such file' in l]
+    return f'config file not found ({missing[-1]}); check --config=<file.py>[:preset].'
+  return lines[-1] if lines else type(e).__name__

@@ -209,8 +209,11 @@ def mean_row(rows, label_key: str, label: str, keys) -> dict:
 
 
 def prepare(workdir: str, config) -> None:
-  """Creates the workdir and writes config.json there."""
-  os.makedirs(workdir, exist_ok=True)
+  """Creates the workdir and writes config.json there; refuses (UserError) a
+  workdir that already holds a run unless `config.output.overwrite`."""
+  from dd_jax import run as run_lib
+  output = config.get('output') or {}
+  run_lib.prepare_workdir(workdir, bool(output.get('overwrite', False)))
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json(indent=2))
 
@@ -222,18 +225,48 @@ def pyplot():
   return plt
 
 
-def launch(run_fn, config_flag, workdir_flag):
-  """The absl entry point of an experiment: `run_fn(config, workdir)`, with a
-  user error printed as one line (exit 2) instead of a traceback."""
+def launch(run_fn, config: str, workdir: str):
+  """The absl entry point of an experiment: `run_fn(config, workdir)` from
+  `--config` (default `config`, a config file with its argument) and
+  `--workdir` (default `workdir`), with a user error printed as one line
+  (exit 2) instead of a traceback.
+
+  The flags are defined here, when the module runs as a script, so importing
+  several experiments' run modules (tests, notebooks) defines no flag twice.
+  """
   from absl import app
-  from dd_jax.errors import UserError
+  from absl import flags
+  from ml_collections import config_flags
+  from dd_jax.errors import UserError, flag_errors_exit, parse_flags
+
+  with flag_errors_exit():  # Overrides are read from sys.argv here.
+    config_flag = config_flags.DEFINE_config_file(
+        'config', config, 'Experiment config file, with its argument after a '
+        "colon (a preset: 'cpu', 'full' or 'test').", lock_config=False)
+  workdir_flag = flags.DEFINE_string('workdir', workdir, 'Output folder.')
 
   def main(argv):
-    del argv
+    if len(argv) > 1:
+      print(f'error: unexpected arguments {argv[1:]}; give settings as '
+            '--config.<field>=<value>.', file=sys.stderr)
+      sys.exit(2)
+    workdir = workdir_flag.value
+    fresh = not os.path.exists(workdir) or not os.listdir(workdir)
     try:
-      run_fn(config_flag.value, workdir_flag.value)
+      run_fn(config_flag.value, workdir)
     except UserError as e:
+      if fresh:
+        _undo_prepare(workdir)
       print(f'error: {e}', file=sys.stderr)
       sys.exit(2)
 
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
+
+
+def _undo_prepare(workdir: str) -> None:
+  """After a user error in a run that started in a fresh workdir and wrote
+  nothing but config.json, removes it so the corrected command can reuse the
+  workdir."""
+  if os.path.isdir(workdir) and os.listdir(workdir) == ['config.json']:
+    os.remove(os.path.join(workdir, 'config.json'))
+    os.rmdir(workdir)

@@ -17,15 +17,16 @@ from ml_collections import config_flags
 
 import configs
 from dd_jax import run as run_lib
-from dd_jax.errors import UserError
+from dd_jax.errors import UserError, flag_errors_exit, parse_flags
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__),
                               'denoise.py') + ':cpu'
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', DEFAULT_CONFIG, 'Config file and its arg, e.g. '
-    'configs/denoise.py:cpu. Fields can be overridden: --config.fit.steps=500.',
-    lock_config=True)
+with flag_errors_exit():  # Overrides are read from sys.argv here.
+  _CONFIG = config_flags.DEFINE_config_file(
+      'config', DEFAULT_CONFIG, 'Config file and its arg, e.g. '
+      'configs/denoise.py:cpu. Fields can be overridden: '
+      '--config.fit.steps=500.', lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', 'workdir/default',
                                'Folder the run writes its results to.')
 _COORDINATOR = flags.DEFINE_string(
@@ -63,7 +64,7 @@ def cli():
     import importlib
     module = importlib.import_module(SUBCOMMANDS[sys.argv[1]])
     sys.exit(module.main(sys.argv[1:]))
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == '__main__':

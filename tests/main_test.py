@@ -86,6 +86,10 @@ class MainTest(absltest.TestCase):
         ('--config.data.images=/nonexistent/x.png', 'not found'),
         ('--config.operator.name=no_such_op', 'Unknown operator.name'),
         ('--config.optim.name=adamm', 'Unknown optim.name'),
+        ('--config.model.kk=3', "unknown config field 'kk'"),
+        ('--config.model.k=abc', 'invalid literal'),
+        ('--config=configs/denoise.py:bogus', "Unknown config preset 'bogus'"),
+        ('--config=configs/nope.py', 'config file not found'),
     ]
     for i, (arg, message) in enumerate(cases):
       out = launch('--config=configs/denoise.py:test', arg,

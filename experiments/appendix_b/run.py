@@ -13,20 +13,13 @@ fig8_histograms.png.
 import math
 import os
 
-from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import experiment as ex
 from dd_jax import metrics
 from dd_jax import models
-
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Experiment config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/appendix_b', 'Output folder.')
 
 
 def _layers(params):
@@ -128,4 +121,5 @@ def _plot_histograms(path, params):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/appendix_b')

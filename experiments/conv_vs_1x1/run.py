@@ -1,123 +1,115 @@
 """p x p convolutions vs 1x1 at equal parameter counts (paper sec. 3.1).
 
-Fits deep decoders with p=3 hidden convs and with p=1 of (nearly) equal
-parameter count to clean images (representation error, no noise) and writes
-results.csv / results.md (with the reference numbers of REFERENCE.md section 3
-beside ours) and results.png into --out.
+  python -m experiments.conv_vs_1x1.run \
+    --config=experiments/conv_vs_1x1/config.py:cpu --workdir=runs/conv_vs_1x1_cpu
 
-  PYTHONPATH=. python experiments/conv_vs_1x1/run.py --preset=cpu --out=runs/conv_vs_1x1_cpu
-  PYTHONPATH=. python experiments/conv_vs_1x1/run.py --preset=full --out=runs/conv_vs_1x1
-All images of a configuration are fitted together (one vmapped fit).
+Fits deep decoders with p=3 hidden convs and with p=1 of (nearly) equal
+parameter count to clean images (representation error, no noise). All images
+of a configuration are fitted together (one vmapped fit). Writes into the
+workdir: results.csv / results.md (the reference numbers of REFERENCE.md
+section 3 beside ours), results.png, config.json and rows.json (per-image
+PSNRs, seconds).
 """
 
-import argparse
 import json
 import os
 import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from configs import common
-from dd_jax import data as data_lib
+from dd_jax import experiment as ex
 from dd_jax import fit as fit_lib
 from dd_jax import models
+from dd_jax.errors import UserError
 
 # (p, k) pairs of equal parameter count; the reference's sf4_rgb PSNRs (dB).
 PAIRS = [((3, 22), (1, 64)), ((3, 30), (1, 89)), ((3, 43), (1, 129))]
 REFERENCE = {(3, 22): 24.50, (1, 64): 24.85, (3, 30): 26.07, (1, 89): 26.54,
              (3, 43): 28.06, (1, 129): 28.46}
-SF4 = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
-                   'images', 'sf4_rgb.png')
 
 
-def get_config(preset: str) -> ml_collections.ConfigDict:
-  """Full: the reference's compression setting (REFERENCE.md section 3)."""
-  c = common.base_config('full')
-  c.model.depth = 6
-  c.optim.lr = 0.005
-  c.fit.jitter_std = 0.005
-  c.fit.jitter_decay_every = 500
-  c.fit.steps = 20000
-  c.fit.log_every = 1000
-  c.images = ['sf4_rgb' if os.path.isfile(SF4) else 'astronaut']
-  c.size = 512
-  c.pairs = 3
-  if preset == 'cpu':             # Minutes: 64x64, 2 images, first pair.
-    c.images = ['astronaut', 'coffee']
-    c.size = 64
-    c.model.depth = 5
-    c.optim.lr = 0.01
-    c.fit.jitter_std = 0.0
-    c.fit.steps = 800
-    c.fit.log_every = 400
-    c.pairs = 1
-  elif preset != 'full':
-    raise ValueError(f'Unknown preset {preset!r}; choose cpu or full.')
-  return c
-
-
-def load(name: str, size: int) -> np.ndarray:
-  src = SF4 if name == 'sf4_rgb' else name
-  img = data_lib.load_image(src, 'rgb')
-  return data_lib.fit_size(img, size, 1, name)
-
-
-def run(c, out: str):
-  os.makedirs(out, exist_ok=True)
-  images = np.stack([load(n, c.size) for n in c.images])
-  rows = []
-  for pair in PAIRS[:c.pairs]:
-    for p, k in pair:
-      c.model.conv_size, c.model.k = p, k
-      spec = models.make_model(c.model, images.shape[1:])
-      keys = jax.random.split(jax.random.key(0), len(images))
-      print(f'[conv_vs_1x1] p={p} k={k}: {spec.num_params():,} parameters, '
-            f'{len(images)} image(s) {images.shape[1]}x{images.shape[2]}',
-            flush=True)
-      res = fit_lib.fit(keys, spec, lambda x, aux: x, jnp.asarray(images),
-                        {}, optim_cfg=c.optim, fit_cfg=c.fit, clean=images,
-                        verbose=False)
-      psnr = [float(v) for v in res.history[-1]['psnr']]
-      rows.append({'p': p, 'k': k, 'params': spec.num_params(),
-                   'psnr_mean': float(np.mean(psnr)),
-                   **{f'psnr_{n}': v for n, v in zip(c.images, psnr)},
-                   'reference_sf4_512': REFERENCE[(p, k)],
-                   'seconds': res.seconds})
-      print(f'  PSNR {np.mean(psnr):.2f} dB ({res.seconds:.0f} s)', flush=True)
-  write_table(rows, c, out)
-  plot(rows, c, os.path.join(out, 'results.png'))
+def run(config, workdir):
+  """Fits each (p, k) of the first `config.pairs` pairs; writes the results."""
+  t = time.time()
+  ex.prepare(workdir, config)
+  c = config.copy_and_resolve_references()
+  c.fit.log_every = min(c.fit.log_every, c.fit.steps)
+  names, images = load(c)
+  specs = model_specs(c, images.shape[1:])  # All checked before any fit.
+  rows = [fit_one(c, p, k, spec, names, images) for (p, k), spec in specs]
+  write_table(rows, c, names, images.shape[1], workdir)
+  plot(rows, os.path.join(workdir, 'results.png'))
+  seconds = time.time() - t
+  with open(os.path.join(workdir, 'rows.json'), 'w') as f:
+    json.dump({'rows': rows, 'seconds': seconds}, f, indent=2)
+  print(f'[conv_vs_1x1] wrote {workdir} in {seconds:.0f} s', flush=True)
   return rows
 
 
-def write_table(rows, c, out):
+def load(c):
+  """Names and the `[N, H, W, 3]` stack of the config's images."""
+  names, clean = ex.load_images(c.data, models.size_multiple(c.model))
+  if len({x.shape for x in clean}) > 1:
+    raise UserError('The images differ in size; set data.size > 0 so they '
+                    'are resized to one size and fitted together.')
+  return names, np.stack(clean)
+
+
+def model_specs(c, shape):
+  """[((p, k), spec)] for the first `c.pairs` pairs."""
+  if not 1 <= c.pairs <= len(PAIRS):
+    raise UserError(f'pairs must be 1 to {len(PAIRS)}, got {c.pairs}.')
+  out = []
+  for pair in PAIRS[:c.pairs]:
+    for p, k in pair:
+      c.model.conv_size, c.model.k = p, k
+      out.append(((p, k), models.make_model(c.model, shape)))
+  return out
+
+
+def fit_one(c, p, k, spec, names, images):
+  """Fits all images with one decoder spec; returns the result row."""
+  keys = jax.random.split(jax.random.key(int(c.seed)), len(images))
+  print(f'[conv_vs_1x1] p={p} k={k}: {spec.num_params():,} parameters, '
+        f'{len(images)} image(s) {images.shape[1]}x{images.shape[2]}',
+        flush=True)
+  res = fit_lib.fit(keys, spec, lambda x, aux: x, jnp.asarray(images), {},
+                    optim_cfg=c.optim, fit_cfg=c.fit, clean=images,
+                    verbose=False)
+  psnr = [float(v) for v in res.history[-1]['psnr']]
+  print(f'  PSNR {np.mean(psnr):.2f} dB ({res.seconds:.0f} s)', flush=True)
+  return {'p': p, 'k': k, 'params': spec.num_params(),
+          'psnr_mean': float(np.mean(psnr)),
+          **{f'psnr_{n}': v for n, v in zip(names, psnr)},
+          'reference_sf4_512': REFERENCE[(p, k)], 'seconds': res.seconds}
+
+
+def write_table(rows, c, names, size, workdir):
+  """results.csv (every field) and results.md (ours beside the reference)."""
   keys = list(rows[0])
-  with open(os.path.join(out, 'results.csv'), 'w') as f:
+  with open(os.path.join(workdir, 'results.csv'), 'w') as f:
     f.write(','.join(keys) + '\n')
     for r in rows:
       f.write(','.join(f'{r[k]:.4f}' if isinstance(r[k], float) else str(r[k])
                        for k in keys) + '\n')
-  lines = [f'Representation PSNR (dB), {len(c.images)} image(s) '
-           f'{c.size}x{c.size} ({", ".join(c.images)}), d={c.model.depth}, '
+  lines = [f'Representation PSNR (dB), {len(names)} image(s) '
+           f'{size}x{size} ({", ".join(names)}), d={c.model.depth}, '
            f'{c.fit.steps} steps, lr {c.optim.lr}.', '',
            '| p | k | parameters | ours (mean) | reference (sf4_rgb 512, '
            '20000 steps) |', '|---|---|---|---|---|']
   for r in rows:
     lines.append(f'| {r["p"]} | {r["k"]} | {r["params"]:,} | '
                  f'{r["psnr_mean"]:.2f} | {r["reference_sf4_512"]:.2f} |')
-  with open(os.path.join(out, 'results.md'), 'w') as f:
+  with open(os.path.join(workdir, 'results.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
-  with open(os.path.join(out, 'config.json'), 'w') as f:
-    f.write(c.to_json(indent=2))
   print('\n'.join(lines), flush=True)
 
 
-def plot(rows, c, path):
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+def plot(rows, path):
+  """PSNR against parameter count, ours and the reference, per p."""
+  plt = ex.pyplot()
   fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
   for p, marker in ((1, 'o'), (3, 's')):
     rs = [r for r in rows if r['p'] == p]
@@ -135,22 +127,6 @@ def plot(rows, c, path):
   plt.close(fig)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--preset', default='cpu', choices=['cpu', 'full'])
-  parser.add_argument('--out', default='runs/conv_vs_1x1')
-  parser.add_argument('--steps', type=int, default=0, help='override steps')
-  a = parser.parse_args()
-  c = get_config(a.preset)
-  if a.steps:
-    c.fit.steps = a.steps
-    c.fit.log_every = min(c.fit.log_every, a.steps)
-  t = time.time()
-  rows = run(c, a.out)
-  with open(os.path.join(a.out, 'rows.json'), 'w') as f:
-    json.dump({'rows': rows, 'seconds': time.time() - t}, f, indent=2)
-  print(f'[conv_vs_1x1] wrote {a.out} in {time.time() - t:.0f} s', flush=True)
-
-
 if __name__ == '__main__':
-  main()
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py')
+            + ':cpu', 'runs/conv_vs_1x1')

@@ -11,9 +11,7 @@ the representations as PNGs.
 
 import os
 
-from absl import flags
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import baselines
 from dd_jax import data as data_lib
@@ -21,10 +19,6 @@ from dd_jax import experiment as ex
 from dd_jax import models
 from dd_jax.errors import UserError
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Experiment config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/fig1', 'Output folder.')
 
 # REFERENCE.md section 3 (512x512, the authors' code): (image, k) -> PSNRs.
 REFERENCE = {('sf4_rgb', 64): dict(dd=24.90, haar=23.70),
@@ -105,4 +99,5 @@ def _scatter(path, rows, config):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/fig1')

@@ -10,20 +10,14 @@ vmapped call per model. Writes fig4.csv/.md (MSE at a few steps), fig4.png
 
 import os
 
-from absl import flags
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import experiment as ex
 from dd_jax import models
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Experiment config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/fig4', 'Output folder.')
 
 PANELS = ('noisy image (MSE to clean)', 'clean image', 'pure noise')
 
@@ -104,4 +98,5 @@ def _plot(path, curves, noise_energy):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/fig4')

@@ -10,19 +10,12 @@ fig6.csv/.md (PSNR of the fit) and fig6_fit.png.
 
 import os
 
-from absl import flags
 import jax.numpy as jnp
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import data as data_lib
 from dd_jax import experiment as ex
 from dd_jax import models
-
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Experiment config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/fig6', 'Output folder.')
 
 
 def run(config, workdir):
@@ -82,4 +75,5 @@ def _plot(path, rec, feats, shown):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/fig6')

@@ -1,17 +1,17 @@
 """Every operator on a small image set: deep decoder vs classical baselines.
 
-Gray images (MRI and compressive sensing are gray here; one channel keeps the
-CPU run short), resized to --size; one vmapped fit per operator over all
-images. Baselines: least squares by CG on the normal equations (damping 1e-3,
-100 iterations; for MRI that is the zero-filled inverse FFT) for every
-operator, and bicubic / Lanczos-3 upsampling for super-resolution.
-Rows are appended to --out as they finish.
+  python -m experiments.operators.run \
+    --config=experiments/operators/config.py:cpu --workdir=runs/operators_cpu
 
-  PYTHONPATH=$PWD python experiments/operators/run.py --preset=cpu \
-      --out=experiments/operators/results_cpu.json
+Gray images (MRI and compressive sensing are gray here; one channel keeps the
+CPU run short), resized to config.data.size; one vmapped fit per operator over
+all images. Baselines: least squares by CG on the normal equations (damping
+1e-3, 100 iterations; for MRI that is the zero-filled inverse FFT) for every
+operator, and bicubic / Lanczos-3 upsampling for super-resolution.
+`--config.only=0,3` runs only those CASES (indices below). Writes
+results.json (rewritten as each case finishes) and results.md.
 """
 
-import argparse
 import json
 import os
 import time
@@ -21,18 +21,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from configs import common
 from dd_jax import data as data_lib
+from dd_jax import experiment as ex
 from dd_jax import fit as fit_lib
 from dd_jax import metrics
 from dd_jax import models
 from dd_jax import operators
-
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-SHARED = next((p for p in (os.path.join(_REPO, '..', 'shared', 'images'),
-                           os.path.join(_REPO, '..', '..', 'shared', 'images'))
-               if os.path.isdir(p)), '')
+from dd_jax.errors import UserError
 
 # name, operator fields, noise sigma (1/255)
 CASES = (
@@ -50,24 +45,43 @@ CASES = (
     ('MRI 8 coils x4', dict(name='mri_multicoil', mri_mask='random',
                             accel=4.0, coils='synthetic:8'), 0),
 )
-PRESETS = {'cpu': (64, 32, 4, 400), 'test': (32, 8, 3, 10)}
 
 
-def images(size):
-  names = [os.path.join(SHARED, n) for n in ('mri.png', 'astronaut.png')
-           if SHARED and os.path.isfile(os.path.join(SHARED, n))]
-  names = names or ['camera', 'astronaut']
-  return names, np.stack([data_lib.fit_size(
-      data_lib.load_image(n, 'gray'), size, 8, n) for n in names])
+METHODS = ('deep decoder', 'least squares', 'bicubic', 'lanczos3')
 
 
-def sr_baselines(op_cfg, ys, shape):
-  f = int(op_cfg['factor'])
+def select_cases(only):
+  """The CASES named by `only`: comma-separated indices ('' = all)."""
+  items = [s.strip() for s in str(only).split(',') if s.strip()]
+  if not items:
+    return list(CASES)
+  for item in items:
+    if not item.isdigit() or int(item) >= len(CASES):
+      known = '; '.join(f'{i} {c[0]}' for i, c in enumerate(CASES))
+      raise UserError(f'Unknown case {item!r} in only={only!r}; give '
+                      f'comma-separated indices: {known}.')
+  return [CASES[int(i)] for i in items]
+
+
+def load_images(config):
+  """Image sources and the stacked clean images `[N, H, W, C]`."""
+  mult = int(np.lcm(models.size_multiple(config.model), 8))
+  sources = data_lib.list_sources(config.data.images)
+  imgs = [data_lib.fit_size(
+      data_lib.load_image(s, config.data.channels), int(config.data.size),
+      mult, s, config.data.crop) for s in sources]
+  if len({i.shape for i in imgs}) > 1:
+    raise UserError('All images are fitted in one vmapped call and need one '
+                    'shape: set data.size > 0.')
+  return sources, np.stack(imgs)
+
+
+def sr_baselines(ys, shape):
+  """Bicubic and Lanczos-3 upsampling of the measurements to `shape`."""
   out = {}
   for method in ('bicubic', 'lanczos3'):
-    out[method] = np.clip(np.asarray(jax.vmap(lambda y: jax.image.resize(
-        y, shape, method))(ys)), 0, 1)
-  del f
+    up = jax.vmap(lambda y, m=method: jax.image.resize(y, shape, m))(ys)
+    out[method] = np.clip(np.asarray(up), 0, 1)
   return out
 
 
@@ -94,7 +108,7 @@ def run_case(name, fields, sigma, xs, cfg, seed=0):
   outs['least squares'] = np.clip(np.asarray(jax.jit(jax.vmap(
       lambda y, a: operators.least_squares(op, y, a)))(ys, auxs)), 0, 1)
   if fields['name'] == 'downsample':
-    outs.update(sr_baselines(fields, ys, shape))
+    outs.update(sr_baselines(ys, shape))
   row = {'operator': name, 'seconds': res.seconds}
   for method, imgs in outs.items():
     row[method] = {
@@ -104,9 +118,6 @@ def run_case(name, fields, sigma, xs, cfg, seed=0):
                                             jnp.asarray(xs[i]))
                                for i in range(n)]))}
   return row
-
-
-METHODS = ('deep decoder', 'least squares', 'bicubic', 'lanczos3')
 
 
 def table(rows):
@@ -119,30 +130,32 @@ def table(rows):
   return '\n'.join(out)
 
 
-def main():
-  p = argparse.ArgumentParser()
-  p.add_argument('--preset', default='cpu', choices=sorted(PRESETS))
-  p.add_argument('--out', default='')
-  p.add_argument('--only', default='', help='comma-separated case indices')
-  args = p.parse_args()
-  size, k, depth, steps = PRESETS[args.preset]
-  cfg = common.base_config('cpu')
-  cfg.model.k, cfg.model.depth = k, depth
-  cfg.fit.steps = cfg.fit.log_every = steps
-  names, xs = images(size)
-  cases = [CASES[int(i)] for i in args.only.split(',')] if args.only else CASES
+def write_results(workdir, config, sources, rows):
+  """results.json (same fields as results_cpu.json) and results.md."""
+  text = table(rows)
+  with open(os.path.join(workdir, 'results.json'), 'w') as f:
+    json.dump({'preset': config.preset, 'images': sources,
+               'size': config.data.size,
+               'model': {'k': config.model.k, 'depth': config.model.depth,
+                         'steps': config.fit.steps},
+               'rows': rows, 'table': text}, f, indent=1)
+  with open(os.path.join(workdir, 'results.md'), 'w') as f:
+    f.write(text + '\n')
+
+
+def run(config, workdir):
+  ex.prepare(workdir, config)
+  cases = select_cases(config.only)
+  sources, xs = load_images(config)
   rows, t0 = [], time.time()
   for name, fields, sigma in cases:
-    rows.append(run_case(name, fields, sigma, xs, cfg))
+    rows.append(run_case(name, fields, sigma, xs, config, seed=config.seed))
     print(f'[operators] {name}: {rows[-1]["deep decoder"]} '
           f'({time.time() - t0:.0f} s)', flush=True)
-    if args.out:
-      with open(args.out, 'w') as f:
-        json.dump({'preset': args.preset, 'images': names, 'size': size,
-                   'model': {'k': k, 'depth': depth, 'steps': steps},
-                   'rows': rows, 'table': table(rows)}, f, indent=1)
+    write_results(workdir, config, sources, rows)
   print(table(rows))
 
 
 if __name__ == '__main__':
-  main()
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/operators')

@@ -12,19 +12,12 @@ and prop1.png (fraction vs k^2 log(n0)/n and vs N/n, log x axis).
 import math
 import os
 
-from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import experiment as ex
 from dd_jax import models
-
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Experiment config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/prop1', 'Output folder.')
 
 
 def run(config, workdir):
@@ -87,4 +80,5 @@ def _plot(path, rows, config):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/prop1')

@@ -1,20 +1,29 @@
 """Rate-distortion of the deep-decoder codec vs JPEG, JPEG2000, WebP, wavelets.
 
-  PYTHONPATH=. python -m experiments.rate_distortion.run --preset cpu \
-      --out runs/rd_cpu
-  PYTHONPATH=. python -m experiments.rate_distortion.run --preset full \
-      --out runs/rd_full
-  PYTHONPATH=. python -m experiments.rate_distortion.run --out runs/rd_cpu \
-      --summarize             # re-plot / re-tabulate from results.jsonl
+  PYTHONPATH=. python -m experiments.rate_distortion.run \
+    --config=experiments/rate_distortion/config.py:cpu --workdir=runs/rd_cpu
+  PYTHONPATH=. python -m experiments.rate_distortion.run \
+    --config=experiments/rate_distortion/config.py:cpu,size=256 \
+    --workdir=runs/rd_cpu256
+  PYTHONPATH=. python -m experiments.rate_distortion.run \
+    --config=experiments/rate_distortion/config.py:cpu --workdir=runs/rd_cpu \
+    --config.summarize_only=True   # re-plot / re-tabulate from results.jsonl
 
 Every point is a real file: .ddz bytes from `dd_jax.compress.encode`
 (header, tables, checksum included), Pillow's JPEG/WebP/JPEG2000 bytes, the
-wavelet codec's LZMA bytes. bpp = bytes * 8 / (H W). Writes results.jsonl
-(one record per point), summary.md (BD-rates, sensitivity gain, timings)
-and rd_<image>.png.
+wavelet codec's LZMA bytes. bpp = bytes * 8 / (H W). Writes config.json,
+results.jsonl (one record per point; a 'done' record closes each image's
+baselines and each (image, k) fit), summary.md (BD-rates, sensitivity gain,
+timings) and rd_<image>.png.
+
+A workdir holding a run is refused unless --config.resume=True (continue
+it: same settings, finished items skipped, partial ones redone) or
+--config.output.overwrite=True (start over). summarize_only and
+redo_baselines rework the results.jsonl already in --workdir and leave its
+config.json alone.
 """
 
-import argparse
+import copy
 import json
 import os
 import time
@@ -24,26 +33,15 @@ import numpy as np
 
 from dd_jax import compress as C
 from dd_jax import data as data_lib
+from dd_jax import experiment as ex
 from dd_jax import metrics
 from dd_jax import models
+from dd_jax.errors import UserError
+from experiments import shared_images
 from experiments.rate_distortion import baselines as B
 
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__))))), 'shared', 'images')
-
-PRESETS = {
-    # ~10-15 min on 2 busy cores.
-    'cpu': dict(size=128, images=['astronaut', 'coffee'], ks=[8, 16, 32],
-                steps=1000, bits=[3, 4, 5, 6, 8], qat_steps=150),
-    # The paper's regime is larger images: one 256x256 image, ~25 min here.
-    'cpu256': dict(size=256, images=['astronaut'], ks=[16, 32], steps=800,
-                   bits=[4, 5, 6, 8], qat_steps=150),
-    # Hours: 512x512 like the paper; shared images when present.
-    'full': dict(size=512, images=['shared:astronaut.png', 'shared:sf4_rgb.png',
-                                   'shared:mri.png', 'coffee', 'camera'],
-                 ks=[32, 64, 128], steps=5000, bits=[3, 4, 5, 6, 7, 8],
-                 qat_steps=500),
-}
+RESULTS = 'results.jsonl'
+BASELINE_METHODS = ('jpeg', 'webp', 'jpeg2000', 'wavelet')
 JPEG_Q = [3, 5, 8, 12, 18, 25, 35, 50, 65, 80, 90]
 WEBP_Q = [0, 3, 8, 15, 25, 40, 55, 70, 85, 95]
 J2K_BPP = [0.05, 0.08, 0.12, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0,
@@ -52,16 +50,22 @@ WAV_FRAC = [0.003, 0.006, 0.01, 0.02, 0.035, 0.05, 0.08, 0.12, 0.2, 0.3]
 
 
 def load(name, size):
+  """The image `name` ('shared:<file>' = the authors' image) at size x size,
+  or None when a shared image is absent."""
   if name.startswith('shared:'):
-    path = os.path.join(SHARED, name.split(':', 1)[1])
-    if not os.path.isfile(path):
-      print(f'[rd] {path} absent, skipped', flush=True)
+    path = shared_images(name.split(':', 1)[1])
+    if not path:
+      print(f'[rd] shared image {name} absent, skipped', flush=True)
       return None
     name = path
   img = data_lib.load_image(name, 'auto')
   if img.shape[2] == 4:
     img = img[..., :3]
   return data_lib.fit_size(img, size, 1, name)
+
+
+def short_name(name):
+  return os.path.splitext(os.path.basename(name.split(':')[-1]))[0]
 
 
 def _quality(out, img):
@@ -91,67 +95,103 @@ def run_baselines(name, img, emit):
                 psnr_unquantized=float(metrics.psnr(exact, img))))
 
 
-def run_dd(name, img, cfg, emit, seed=0):
+def run_dd(name, img, k, cfg, emit):
+  """Fits one decoder of width k, then encodes it at each of cfg['bits']."""
+  seed = cfg['seed']
   px = img.shape[0] * img.shape[1]
   hw = img.shape[:2]
+  spec = C.codec_spec(img.shape, k)
+  t0 = time.time()
+  params = C.fit_image(img, spec, seed=seed, steps=cfg['steps'])
+  fit_s = time.time() - t0
+  z = C.input_for_seed(seed, spec)
+  render = C.make_render(spec, tuple(hw))
+  float_psnr = float(metrics.psnr(render(params, z), img))
+  n = models.num_params(spec)
+  # The paper's view: keep-N wavelet with N = number of weights, free
+  # positions and exact values.
+  _, _, exact = B.wavelet_keep_n(img, n)
+  emit(dict(image=name, method='dd_float', k=k, params=n, fit_s=fit_s,
+            psnr=float_psnr, wavelet_same_n_psnr=float(
+                metrics.psnr(exact, img))))
+  print(f'[rd] {name} k={k}: {n} weights, float {float_psnr:.2f} dB '
+        f'(wavelet keep-{n}: {float(metrics.psnr(exact, img)):.2f} dB), '
+        f'fit {fit_s:.0f} s', flush=True)
+  sens = C.sensitivities(params, spec, z)
+  for b in cfg['bits']:
+    variants = {
+        'dd_uniform': [b] * C.num_tensors(spec),
+        'dd_sensitivity': C.allocate_bits(params, spec, sens, b),
+    }
+    for method, bits in variants.items():
+      data = C.encode(params, spec, seed=seed, bits=bits, image_hw=hw)
+      out = C.decode(data)
+      emit(dict(image=name, method=method, k=k, knob=b, bits=bits,
+                bytes=len(data), bpp=8 * len(data) / px,
+                coder=C.parse(data).coder,
+                **dict(zip(('psnr', 'ssim'), _quality(out, img)))))
+    if cfg['qat_steps']:
+      t1 = time.time()
+      tuned = C.finetune_quantized(params, spec, img, variants[
+          'dd_sensitivity'], seed=seed, steps=cfg['qat_steps'])
+      data = C.encode(tuned, spec, seed=seed, bits=variants[
+          'dd_sensitivity'], image_hw=hw)
+      emit(dict(image=name, method='dd_sensitivity_qat', k=k, knob=b,
+                bytes=len(data), bpp=8 * len(data) / px,
+                qat_s=time.time() - t1,
+                **dict(zip(('psnr', 'ssim'), _quality(C.decode(data), img)
+                           ))))
+
+
+def item(rec):
+  """The unit of work a record belongs to: 'baselines' or 'dd k=<k>'."""
+  if 'item' in rec:
+    return rec['item']
+  if rec['method'] in BASELINE_METHODS:
+    return 'baselines'
+  return f'dd k={rec["k"]}'
+
+
+def run_image(name, cfg, done, emit):
+  """Baselines, then one fit per k, for one image; skips (image, item) pairs
+  in `done` and emits a 'done' record after each finished item."""
+  short = short_name(name)
+  todo = [i for i in ['baselines'] + [f'dd k={k}' for k in cfg['ks']]
+          if (short, i) not in done]
+  img = load(name, cfg['size']) if todo else None
+  if img is None:
+    return
+  if 'baselines' in todo:
+    run_baselines(short, img, emit)
+    emit(dict(method='done', image=short, item='baselines'))
   for k in cfg['ks']:
-    spec = C.codec_spec(img.shape, k)
-    t0 = time.time()
-    params = C.fit_image(img, spec, seed=seed, steps=cfg['steps'])
-    fit_s = time.time() - t0
-    z = C.input_for_seed(seed, spec)
-    render = C.make_render(spec, tuple(hw))
-    float_psnr = float(metrics.psnr(render(params, z), img))
-    n = models.num_params(spec)
-    # The paper's view: keep-N wavelet with N = number of weights, free
-    # positions and exact values.
-    _, _, exact = B.wavelet_keep_n(img, n)
-    emit(dict(image=name, method='dd_float', k=k, params=n, fit_s=fit_s,
-              psnr=float_psnr, wavelet_same_n_psnr=float(
-                  metrics.psnr(exact, img))))
-    print(f'[rd] {name} k={k}: {n} weights, float {float_psnr:.2f} dB '
-          f'(wavelet keep-{n}: {float(metrics.psnr(exact, img)):.2f} dB), '
-          f'fit {fit_s:.0f} s', flush=True)
-    sens = C.sensitivities(params, spec, z)
-    for b in cfg['bits']:
-      variants = {
-          'dd_uniform': [b] * C.num_tensors(spec),
-          'dd_sensitivity': C.allocate_bits(params, spec, sens, b),
-      }
-      for method, bits in variants.items():
-        data = C.encode(params, spec, seed=seed, bits=bits, image_hw=hw)
-        out = C.decode(data)
-        emit(dict(image=name, method=method, k=k, knob=b, bits=bits,
-                  bytes=len(data), bpp=8 * len(data) / px,
-                  coder=C.parse(data).coder,
-                  **dict(zip(('psnr', 'ssim'), _quality(out, img)))))
-      if cfg['qat_steps']:
-        t1 = time.time()
-        tuned = C.finetune_quantized(params, spec, img, variants[
-            'dd_sensitivity'], seed=seed, steps=cfg['qat_steps'])
-        data = C.encode(tuned, spec, seed=seed, bits=variants[
-            'dd_sensitivity'], image_hw=hw)
-        emit(dict(image=name, method='dd_sensitivity_qat', k=k, knob=b,
-                  bytes=len(data), bpp=8 * len(data) / px,
-                  qat_s=time.time() - t1,
-                  **dict(zip(('psnr', 'ssim'), _quality(C.decode(data), img)
-                             ))))
+    if f'dd k={k}' in todo:
+      run_dd(short, img, k, cfg, emit)
+      emit(dict(method='done', image=short, item=f'dd k={k}'))
 
 
 def redo_baselines(out_dir):
-  path = os.path.join(out_dir, 'results.jsonl')
-  recs = [json.loads(l) for l in open(path)]
+  path = os.path.join(out_dir, RESULTS)
+  recs = read_results(path)
   cfg = [r for r in recs if r['method'] == 'meta'][0]['cfg']
-  keep = [r for r in recs if r['method'] not in ('jpeg', 'webp', 'jpeg2000',
-                                                 'wavelet')]
+  keep = [r for r in recs if r['method'] not in BASELINE_METHODS]
   new = []
   for name in cfg['images']:
     img = load(name, cfg['size'])
     if img is not None:
-      short = os.path.splitext(os.path.basename(name.split(':')[-1]))[0]
-      run_baselines(short, img, new.append)
+      run_baselines(short_name(name), img, new.append)
+  write_results(path, keep + new)
+
+
+def read_results(path):
+  with open(path) as f:
+    return [json.loads(l) for l in f if l.strip()]
+
+
+def write_results(path, recs):
+  """Replaces `path` atomically with `recs`, one JSON record per line."""
   with open(path + '.tmp', 'w') as f:
-    for r in keep + new:
+    for r in recs:
       f.write(json.dumps(r) + '\n')
   os.replace(path + '.tmp', path)
 
@@ -162,12 +202,14 @@ METHODS = ['jpeg', 'webp', 'jpeg2000', 'wavelet', 'dd_uniform',
 
 
 def summarize(out_dir):
-  recs = [json.loads(l) for l in open(os.path.join(out_dir, 'results.jsonl'))]
+  recs = read_results(os.path.join(out_dir, RESULTS))
   meta = [r for r in recs if r.get('method') == 'meta']
   lines = ['# Rate-distortion results', '']
   if meta:
+    # A resumed run: the sessions that finished.
+    secs = [r['seconds'] for r in meta if 'seconds' in r] or [float('nan')]
     lines.append(f'preset `{meta[-1]["preset"]}`: {json.dumps(meta[-1]["cfg"])}'
-                 f'; total time {meta[-1].get("seconds", float("nan")):.0f} s')
+                 f'; total time {sum(secs):.0f} s')
     lines.append('')
   images = sorted({r['image'] for r in recs if 'image' in r})
   lines += ['## BD-rate vs JPEG2000 (PSNR; negative = fewer bytes than '
@@ -279,60 +321,93 @@ def _plot(out_dir, images, fronts, recs):
     plt.close(fig)
 
 
-def main():
-  p = argparse.ArgumentParser()
-  p.add_argument('--preset', choices=sorted(PRESETS), default='cpu')
-  p.add_argument('--out', required=True)
-  p.add_argument('--summarize', action='store_true',
-                 help='Only rebuild summary.md and plots from results.jsonl.')
-  p.add_argument('--redo-baselines', action='store_true',
-                 help='Recompute the JPEG/WebP/JPEG2000/wavelet points of an '
-                 'existing --out (keeps the deep-decoder points).')
-  p.add_argument('--images', default='', help='Comma list overriding preset.')
-  p.add_argument('--steps', type=int, default=0)
-  p.add_argument('--ks', default='', help='Comma list of k overriding preset.')
-  p.add_argument('--qat-steps', type=int, default=-1)
-  args = p.parse_args()
-  if args.summarize:
-    summarize(args.out)
-    return
-  if args.redo_baselines:
-    redo_baselines(args.out)
-    summarize(args.out)
-    return
-  cfg = dict(PRESETS[args.preset])
-  if args.images:
-    cfg['images'] = args.images.split(',')
-  if args.steps:
-    cfg['steps'] = args.steps
-  if args.ks:
-    cfg['ks'] = [int(k) for k in args.ks.split(',')]
-  if args.qat_steps >= 0:
-    cfg['qat_steps'] = args.qat_steps
-  os.makedirs(args.out, exist_ok=True)
-  path = os.path.join(args.out, 'results.jsonl')
-  if os.path.exists(path):
-    raise SystemExit(f'{path} exists; choose another --out.')
+# ---------------------------------------------------------------------- run
+def settings(config) -> dict:
+  """What a run's points depend on (the 'cfg' of its meta records)."""
+  images = [s.strip() for s in str(config.data.images).split(',')]
+  return dict(size=int(config.data.size), images=[s for s in images if s],
+              ks=[int(k) for k in config.ks], steps=int(config.fit.steps),
+              bits=[int(b) for b in config.bits],
+              qat_steps=int(config.qat_steps), seed=int(config.seed))
+
+
+def resumable(path, cfg):
+  """The records of `path` a resumed run keeps: meta records and those of
+  finished items. Refuses results made with other settings."""
+  recs = read_results(path)
+  meta = [r for r in recs if r.get('method') == 'meta']
+  if meta and meta[0].get('cfg') != cfg:
+    raise UserError(
+        f'Cannot resume {path}: it was made with {json.dumps(meta[0]["cfg"])}'
+        f' but this config gives {json.dumps(cfg)}. Use the same config or '
+        f'another --workdir.')
+  done = {(r['image'], r['item']) for r in recs if r.get('method') == 'done'}
+  return [r for r in recs if 'image' not in r or (r['image'], item(r)) in done]
+
+
+def start(config, workdir, cfg):
+  """ex.prepare (a resumed run may use its old workdir); returns the records
+  kept from an earlier run (none unless config.resume)."""
+  path = os.path.join(workdir, RESULTS)
+  held = os.path.isfile(path) or os.path.isfile(
+      os.path.join(workdir, 'config.json'))
+  if held and not (config.resume or config.output.overwrite):
+    raise UserError(
+        f'{workdir!r} already holds a run; choose another --workdir, pass '
+        f'--config.resume=True to continue it or '
+        f'--config.output.overwrite=True to replace it.')
+  keep = []
+  if config.resume and os.path.isfile(path):
+    keep = resumable(path, cfg)
+  if config.resume:
+    config = copy.deepcopy(config)
+    config.output.overwrite = True
+  ex.prepare(workdir, config)
+  if keep:
+    write_results(path, keep)
+  elif os.path.isfile(path):
+    os.remove(path)
+  return keep
+
+
+def rework(config, workdir):
+  """summarize_only / redo_baselines: rework the results in `workdir`."""
+  path = os.path.join(workdir, RESULTS)
+  if not os.path.isfile(path):
+    raise UserError(
+        f'No {RESULTS} in {workdir!r}: summarize_only and redo_baselines '
+        f'rework an earlier run; run the experiment there first.')
+  if config.redo_baselines:
+    redo_baselines(workdir)
+  summarize(workdir)
+
+
+def run(config, workdir):
+  """Fits and codes every image (or reworks an earlier run); see the module
+  docstring for resume / overwrite / summarize_only."""
+  if config.summarize_only or config.redo_baselines:
+    return rework(config, workdir)
+  cfg = settings(config)
+  kept = start(config, workdir, cfg)
+  path = os.path.join(workdir, RESULTS)
+  done = {(r['image'], r['item']) for r in kept if r.get('method') == 'done'}
   t0 = time.time()
 
   def emit(rec):
     with open(path, 'a') as f:
       f.write(json.dumps(rec) + '\n')
 
-  emit(dict(method='meta', preset=args.preset, cfg=cfg,
-            jax=jax.__version__))
+  emit(dict(method='meta', preset=config.label, cfg=cfg,
+            jax=jax.__version__, resumed=bool(kept)))
   for name in cfg['images']:
-    img = load(name, cfg['size'])
-    if img is None:
-      continue
-    short = os.path.splitext(os.path.basename(name.split(':')[-1]))[0]
-    run_baselines(short, img, emit)
-    run_dd(short, img, cfg, emit)
-    print(f'[rd] {short} done at {time.time() - t0:.0f} s', flush=True)
-  emit(dict(method='meta', preset=args.preset, cfg=cfg,
+    run_image(name, cfg, done, emit)
+    print(f'[rd] {short_name(name)} done at {time.time() - t0:.0f} s',
+          flush=True)
+  emit(dict(method='meta', preset=config.label, cfg=cfg,
             seconds=time.time() - t0))
-  summarize(args.out)
+  summarize(workdir)
 
 
 if __name__ == '__main__':
-  main()
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/rate_distortion')

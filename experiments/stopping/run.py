@@ -1,26 +1,28 @@
 """How close do ground-truth-free stopping rules land to the best PSNR?
 
-Denoising at sigma 15/25/50 (noise clipped, as the reference) on the test
-images of ../shared/images (scikit-image built-ins when absent). Per image,
-one vmapped fit over the three sigmas with the plain loss gives the PSNR of
-the current iterate at every check, so the best PSNR along the fit, the fixed
-budget and both discrepancy rules (sigma known, sigma from the MAD of the
-Haar HH band) are read off one trajectory; a second fit holds out 5% of the
-pixels for the validation rule. Stoppers only observe (halt=False) so the
+Denoising at sigma 15/25/50 (config.sigmas; noise clipped, as the reference)
+on the test images of ../shared/images (scikit-image built-ins when absent).
+Per image, one vmapped fit over the sigmas with the plain loss gives the PSNR
+of the current iterate at every check, so the best PSNR along the fit, the
+fixed budget and both discrepancy rules (sigma known, sigma from the MAD of
+the Haar HH band) are read off one trajectory; a second fit holds out 5% of
+the pixels for the validation rule. Stoppers only observe (halt=False) so the
 whole trajectory is seen. dB lost = best PSNR along the plain fit - PSNR of
-the iterate the rule returns.
+the iterate the rule returns. Writes results.json and results.md.
 
-  PYTHONPATH=$PWD python experiments/stopping/run.py --preset=cpu \
-      --out=experiments/stopping/results_cpu.json
+  python -m experiments.stopping.run \
+    --config=experiments/stopping/config.py:cpu --workdir=runs/stopping_cpu
 One image per process (each a few minutes on a busy 2-core CPU), merged:
   for i in astronaut sf4_rgb mri poster_rgb; do
-    PYTHONPATH=$PWD python experiments/stopping/run.py --preset=cpu \
-      --images=../shared/images/$i.png --out=/tmp/stop_$i.json; done
-  PYTHONPATH=$PWD python experiments/stopping/run.py \
-      --merge=/tmp/stop_astronaut.json,... --out=experiments/stopping/results_cpu.json
+    python -m experiments.stopping.run \
+      --config=experiments/stopping/config.py:cpu \
+      --config.data.images=../shared/images/$i.png --workdir=runs/stop_$i; done
+  python -m experiments.stopping.run \
+    --config=experiments/stopping/config.py:cpu \
+    --config.merge=runs/stop_astronaut,runs/stop_sf4_rgb,runs/stop_mri,runs/stop_poster_rgb \
+    --workdir=runs/stopping_cpu
 """
 
-import argparse
 import json
 import os
 import time
@@ -30,43 +32,26 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from configs import common
 from dd_jax import data as data_lib
+from dd_jax import experiment as ex
 from dd_jax import fit as fit_lib
 from dd_jax import metrics
 from dd_jax import models
 from dd_jax import operators
 from dd_jax import stopping
-
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-# ../shared next to the repo (or next to the worktree folder).
-SHARED = next((p for p in (os.path.join(_REPO, '..', 'shared', 'images'),
-                           os.path.join(_REPO, '..', '..', 'shared', 'images'))
-               if os.path.isdir(p)), '')
-SHARED_NAMES = ('astronaut.png', 'sf4_rgb.png', 'mri.png', 'poster_rgb.png')
-BUILTINS = ('astronaut', 'camera', 'coffee', 'chelsea')
-SIGMAS = (15, 25, 50)
-PRESETS = {  # size, k, depth, steps, check every
-    'cpu': (128, 32, 5, 400, 10),
-    'test': (32, 8, 3, 30, 5),
-}
+from dd_jax.errors import UserError
 
 
-def image_sources():
-  shared = [os.path.join(SHARED, n) for n in SHARED_NAMES
-            if os.path.isfile(os.path.join(SHARED, n))]
-  if shared:
-    return shared
-  print('[stopping] ../shared/images absent: using scikit-image images.')
-  return list(BUILTINS)
-
-
-def config(size, k, depth, steps, every):
-  c = common.base_config('cpu')
-  c.data.size, c.model.k, c.model.depth = size, k, depth
-  c.fit.steps, c.fit.log_every = steps, every
-  return c
+def parse_sigmas(text):
+  """'15,25,50' -> (15, 25, 50); positive numbers in 1/255."""
+  try:
+    sigmas = tuple(float(s) for s in str(text).split(',') if s.strip())
+  except ValueError:
+    sigmas = ()
+  if not sigmas or not all(0 < s < np.inf for s in sigmas):
+    raise UserError(f'sigmas={text!r}: give comma-separated positive noise '
+                    'levels in 1/255, e.g. 15,25,50.')
+  return tuple(int(s) if s == int(s) else s for s in sigmas)
 
 
 def first_at_or_below(trace, threshold):
@@ -78,9 +63,10 @@ def first_at_or_below(trace, threshold):
 
 
 def run_image(source, cfg, sigmas, seed=0):
-  img = data_lib.load_image(source)
-  img = data_lib.fit_size(img, cfg.data.size, 2 ** (cfg.model.depth - 1),
-                          source)
+  img = data_lib.load_image(source, cfg.data.channels)
+  img = data_lib.fit_size(img, int(cfg.data.size),
+                          models.size_multiple(cfg.model), source,
+                          cfg.data.crop)
   n = len(sigmas)
   shape = img.shape
   op = operators.make_operator(ml_collections.ConfigDict({'name': 'identity'}),
@@ -102,8 +88,9 @@ def run_image(source, cfg, sigmas, seed=0):
   psnr_cur = np.array([h['psnr_current'] for h in plain.history])  # [T, n]
   steps = [h['step'] for h in plain.history]
 
-  fit_cfg = ml_collections.ConfigDict({'stop': 'validation', 'holdout': 0.05,
-                                       'patience': 5})
+  fit_cfg = ml_collections.ConfigDict({'stop': 'validation',
+                                       'holdout': cfg.fit.holdout,
+                                       'patience': cfg.fit.patience})
   val, train_w = stopping.make_stopper(fit_cfg, None, op, ys, auxs, None,
                                        key=jax.random.key(seed + 2))
   val.halt = False
@@ -161,36 +148,63 @@ def table(rows):
   return '\n'.join(out)
 
 
-def main():
-  p = argparse.ArgumentParser()
-  p.add_argument('--preset', default='cpu', choices=sorted(PRESETS))
-  p.add_argument('--out', default='')
-  p.add_argument('--images', default='', help='comma-separated sources')
-  p.add_argument('--merge', default='', help='comma-separated result files '
-                 'to merge into one table (no fitting)')
-  args = p.parse_args()
-  if args.merge:
-    rows = sum((json.load(open(f))['rows'] for f in args.merge.split(',')), [])
-    text = table(rows)
-    print(text)
-    if args.out:
-      with open(args.out, 'w') as f:
-        json.dump({'rows': rows, 'table': text}, f, indent=1)
-    return
-  cfg = config(*PRESETS[args.preset])
-  sources = args.images.split(',') if args.images else image_sources()
-  rows, t0 = [], time.time()
-  for src in sources:
-    rows += run_image(src, cfg, SIGMAS)
-    print(f'[stopping] {src} done, {time.time() - t0:.0f} s', flush=True)
+def load_rows(path):
+  """The rows of an earlier run's results.json (or of the workdir holding
+  it)."""
+  if os.path.isdir(path):
+    path = os.path.join(path, 'results.json')
+  if not os.path.isfile(path):
+    raise UserError(f'merge: {path!r} not found; give results.json files (or '
+                    'the workdirs holding them) of earlier stopping runs.')
+  try:
+    with open(path) as f:
+      return json.load(f)['rows']
+  except (ValueError, KeyError, TypeError):
+    raise UserError(f'merge: {path!r} is not a stopping results.json '
+                    '(no "rows").') from None
+
+
+def write_results(workdir, rows, **extra):
+  """results.json (rows, table, `extra`) and results.md; prints the table."""
   text = table(rows)
   print(text)
-  if args.out:
-    with open(args.out, 'w') as f:
-      json.dump({'preset': args.preset, 'config': PRESETS[args.preset],
-                 'rows': rows, 'table': text, 'seconds': time.time() - t0},
-                f, indent=1)
+  with open(os.path.join(workdir, 'results.json'), 'w') as f:
+    json.dump({**extra, 'rows': rows, 'table': text}, f, indent=1)
+  with open(os.path.join(workdir, 'results.md'), 'w') as f:
+    f.write(text + '\n')
+
+
+def merge(config, workdir):
+  """One table from the rows of earlier runs (config.merge); no fitting."""
+  files = [s.strip() for s in config.merge.split(',') if s.strip()]
+  rows = sum((load_rows(f) for f in files), [])
+  if not rows:
+    raise UserError(f'merge={config.merge!r}: the files hold no rows.')
+  write_results(workdir, rows, merged=files)
+
+
+def fit_all(config, workdir):
+  """Fits every image of config.data.images at every sigma."""
+  sigmas = parse_sigmas(config.sigmas)
+  sources = data_lib.list_sources(config.data.images)
+  rows, t0 = [], time.time()
+  for src in sources:
+    rows += run_image(src, config, sigmas, seed=config.seed)
+    print(f'[stopping] {src} done, {time.time() - t0:.0f} s', flush=True)
+  settings = [config.data.size, config.model.k, config.model.depth,
+              config.fit.steps, config.fit.log_every]
+  write_results(workdir, rows, preset=config.preset, config=settings,
+                seconds=time.time() - t0)
+
+
+def run(config, workdir):
+  ex.prepare(workdir, config)
+  if config.merge:
+    merge(config, workdir)
+  else:
+    fit_all(config, workdir)
 
 
 if __name__ == '__main__':
-  main()
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/stopping')

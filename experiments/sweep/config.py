@@ -31,4 +31,5 @@ def get_config(arg=None):
   ]
   if preset == 'test':
     c.overrides = [{}, {'model.k': 8}, {'model.activation': 'leaky_relu'}]
+  c.output = ml_collections.ConfigDict({'overwrite': False})
   return c

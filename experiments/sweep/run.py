@@ -11,19 +11,12 @@ override) and sweep.png (mean PSNR per override).
 import json
 import os
 
-from absl import flags
 import ml_collections
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import experiment as ex
 from dd_jax import run as run_lib
 from dd_jax.errors import UserError
-
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Sweep config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/sweep', 'Output folder.')
 
 
 def apply_overrides(base, overrides: dict) -> ml_collections.ConfigDict:
@@ -94,4 +87,5 @@ def _plot(path, rows):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/sweep')

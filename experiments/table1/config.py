@@ -21,7 +21,7 @@ from experiments import shared_images
 def _images(preset):
   have = bool(shared_images())
   if preset == 'test':
-    return 'astronaut,camera'
+    return 'astronaut'  # One shape: one compilation per task and model.
   names = ['astronaut', 'coffee', 'chelsea', 'rocket', 'camera']
   if preset == 'full':
     names += ['immunohistochemistry']
@@ -95,4 +95,5 @@ def get_config(arg=None):
   c.baselines = ml_collections.ConfigDict(dict(
       dn='bm3d', sr='bicubic,lanczos', ip='biharmonic'))
   c.mesh = ml_collections.ConfigDict(dict(shard=True))
+  c.output = common.base_config(a.preset).output
   return c

@@ -11,9 +11,7 @@ image, the restored PNGs (<task>_<image>_<method>.png).
 import os
 import time
 
-from absl import flags
 import numpy as np
-from ml_collections import config_flags
 
 from dd_jax import baselines
 from dd_jax import data as data_lib
@@ -21,10 +19,6 @@ from dd_jax import experiment as ex
 from dd_jax import models
 from dd_jax.errors import UserError
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
-    'Experiment config.', lock_config=False)
-_WORKDIR = flags.DEFINE_string('workdir', 'runs/table1', 'Output folder.')
 
 # Paper Table 1 (512x512; DN sigma 25, SR x4, IP): image -> {column: PSNR}.
 PAPER = {
@@ -146,4 +140,5 @@ def _plot(path, rows, task):
 
 
 if __name__ == '__main__':
-  ex.launch(run, _CONFIG, _WORKDIR)
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'config.py') + ':cpu',
+            'runs/table1')

@@ -1,26 +1,29 @@
 """The paper's Fig. 5: a 1-D deep decoder with linear vs convex upsampling
 fitted to a piecewise smooth signal.
 
+  python -m experiments.upsampling.fig5 \
+    --config=experiments/upsampling/fig5_config.py:cpu --workdir=runs/fig5
+
 A 1-D decoder is the 2-D model on an `[n, 1, 1]` image with exact per-layer
 sizes (the width stays 1). Linear: (x0, .5 x0 + .5 x1, x1, ...); convex:
-(x0, .75 x0 + .25 x1, x1, ...). Writes fig5.png and fig5.json into --out.
-
-  PYTHONPATH=. python experiments/upsampling/fig5.py --out=runs/fig5
+(x0, .75 x0 + .25 x1, x1, ...). Writes fig5.png, fig5.json and config.json
+into the workdir.
 """
 
-import argparse
 import json
 import os
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from configs import common
+from dd_jax import experiment as ex
 from dd_jax import fit as fit_lib
 from dd_jax import metrics
 from dd_jax import models
+from dd_jax.errors import UserError
+
+KINDS = ('linear', 'convex')
 
 
 def signal(n: int) -> np.ndarray:
@@ -32,60 +35,55 @@ def signal(n: int) -> np.ndarray:
   return s.astype(np.float32)
 
 
-def get_config(n=256, k=6, depth=6, steps=3000):
-  c = common.base_config('full')
-  c.model.k, c.model.depth = k, depth
-  c.model.upsample_to_size = True
-  c.fit.steps, c.fit.log_every = steps, steps
-  c.n = n
-  return c
-
-
-def run(c, out):
-  os.makedirs(out, exist_ok=True)
+def run(config, workdir):
+  """Fits the signal with linear and with convex upsampling; writes both."""
+  ex.prepare(workdir, config)
+  c = config.copy_and_resolve_references()
+  c.fit.log_every = min(c.fit.log_every, c.fit.steps)
+  if c.n < 2:
+    raise UserError(f'n (the signal length) must be at least 2, got {c.n}.')
   x = signal(c.n)[:, None, None]
-  results = {}
-  for kind in ('linear', 'convex'):
+  specs = {}
+  for kind in KINDS:  # All checked before any fit.
     c.model.upsample = kind
-    spec = models.make_model(c.model, x.shape)
-    res = fit_lib.fit(jax.random.split(jax.random.key(0), 1), spec,
-                      lambda v, aux: v, jnp.asarray(x[None]), {},
-                      optim_cfg=c.optim, fit_cfg=c.fit, clean=x[None],
-                      verbose=False)
-    est = res.restored[0, :, 0, 0]
-    results[kind] = {'estimate': est.tolist(),
-                     'psnr': float(metrics.psnr(est, x[:, 0, 0])),
-                     'params': spec.num_params()}
-    print(f'[fig5] {kind}: {spec.num_params()} parameters, PSNR '
-          f'{results[kind]["psnr"]:.2f} dB', flush=True)
-  with open(os.path.join(out, 'fig5.json'), 'w') as f:
+    specs[kind] = models.make_model(c.model, x.shape)
+  results = {kind: fit_kind(c, kind, specs[kind], x) for kind in KINDS}
+  with open(os.path.join(workdir, 'fig5.json'), 'w') as f:
     json.dump({'signal': x[:, 0, 0].tolist(), **results}, f)
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plot(x[:, 0, 0], results, os.path.join(workdir, 'fig5.png'))
+  return results
+
+
+def fit_kind(c, kind, spec, x):
+  """Fits one decoder to the `[n, 1, 1]` signal; estimate, PSNR, params."""
+  res = fit_lib.fit(jax.random.split(jax.random.key(int(c.seed)), 1), spec,
+                    lambda v, aux: v, jnp.asarray(x[None]), {},
+                    optim_cfg=c.optim, fit_cfg=c.fit, clean=x[None],
+                    verbose=False)
+  est = res.restored[0, :, 0, 0]
+  out = {'estimate': est.tolist(),
+         'psnr': float(metrics.psnr(est, x[:, 0, 0])),
+         'params': spec.num_params()}
+  print(f'[fig5] {kind}: {out["params"]} parameters, PSNR '
+        f'{out["psnr"]:.2f} dB', flush=True)
+  return out
+
+
+def plot(sig, results, path):
+  """One panel per kind: the signal and the decoder's estimate."""
+  plt = ex.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), dpi=100, sharey=True)
-  for ax, kind in zip(axes, ('linear', 'convex')):
-    ax.plot(x[:, 0, 0], 'b-', lw=1.5, label='signal')
+  for ax, kind in zip(axes, KINDS):
+    ax.plot(sig, 'b-', lw=1.5, label='signal')
     ax.plot(results[kind]['estimate'], 'rx', ms=3, label='deep decoder')
     ax.set_title(f'({"ab"[kind == "convex"]}) {kind} upsampling, PSNR '
                  f'{results[kind]["psnr"]:.1f} dB')
     ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(os.path.join(out, 'fig5.png'))
+  fig.savefig(path)
   plt.close(fig)
-  return results
-
-
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--out', default='runs/fig5')
-  parser.add_argument('--n', type=int, default=256)
-  parser.add_argument('--k', type=int, default=6)
-  parser.add_argument('--depth', type=int, default=6)
-  parser.add_argument('--steps', type=int, default=3000)
-  a = parser.parse_args()
-  run(get_config(a.n, a.k, a.depth, a.steps), a.out)
 
 
 if __name__ == '__main__':
-  main()
+  ex.launch(run, os.path.join(os.path.dirname(__file__), 'fig5_config.py')
+            + ':cpu', 'runs/fig5')

@@ -1,0 +1,1 @@
+"""Upsampling kinds (paper sec. 6.2) and the paper's Fig. 5."""
