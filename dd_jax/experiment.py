@@ -76,6 +76,17 @@ def load_images(data_cfg, multiple: int = 1):
   return run_lib._names(sources), clean
 
 
+def load_stack(data_cfg, multiple: int = 1):
+  """Names and the `[N, H, W, C]` stack of `load_images`; images of different
+  sizes are a user error (one vmapped fit needs one shape)."""
+  from dd_jax.errors import UserError
+  names, clean = load_images(data_cfg, multiple)
+  if len({x.shape for x in clean}) > 1:
+    raise UserError('The images differ in size; set data.size > 0 so they '
+                    'are resized to one size and fitted together.')
+  return names, np.stack(clean)
+
+
 def groups_by_shape(shapes):
   groups = collections.defaultdict(list)
   for i, shape in enumerate(shapes):

@@ -36,7 +36,7 @@ def run(config, workdir):
   ex.prepare(workdir, config)
   c = config.copy_and_resolve_references()
   c.fit.log_every = min(c.fit.log_every, c.fit.steps)
-  names, images = load(c)
+  names, images = ex.load_stack(c.data, models.size_multiple(c.model))
   specs = model_specs(c, images.shape[1:])  # All checked before any fit.
   rows = [fit_one(c, p, k, spec, names, images) for (p, k), spec in specs]
   write_table(rows, c, names, images.shape[1], workdir)
@@ -46,15 +46,6 @@ def run(config, workdir):
     json.dump({'rows': rows, 'seconds': seconds}, f, indent=2)
   print(f'[conv_vs_1x1] wrote {workdir} in {seconds:.0f} s', flush=True)
   return rows
-
-
-def load(c):
-  """Names and the `[N, H, W, 3]` stack of the config's images."""
-  names, clean = ex.load_images(c.data, models.size_multiple(c.model))
-  if len({x.shape for x in clean}) > 1:
-    raise UserError('The images differ in size; set data.size > 0 so they '
-                    'are resized to one size and fitted together.')
-  return names, np.stack(clean)
 
 
 def model_specs(c, shape):
