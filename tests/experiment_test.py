@@ -116,8 +116,9 @@ def launch(module, config, workdir, *args):
 @pytest.mark.parametrize('name', EXPERIMENTS)
 def test_experiment_runs_end_to_end_and_keeps_results(name, tmp_path):
   """Each experiment's `test` preset runs through its absl launcher and writes
-  its outputs; a second run into the same workdir is refused with one line
-  (exit 2, no traceback) and changes nothing the first run wrote."""
+  its outputs; a second run into the same workdir is refused and changes
+  nothing the first run wrote (the launcher's one-line form of that refusal:
+  test_launcher_user_errors_are_one_line_and_leave_no_run)."""
   extra = []
   if name in WITHOUT_EXTRA:
     module, override = WITHOUT_EXTRA[name]
@@ -130,10 +131,10 @@ def test_experiment_runs_end_to_end_and_keeps_results(name, tmp_path):
   written = {f: os.path.getmtime(os.path.join(workdir, f))
              for f in os.listdir(workdir)}
   assert 'config.json' in written and len(written) > 1, written
-  again = launch(f'experiments.{name}.run', config, workdir, *extra)
-  assert again.returncode == 2, again.stderr[-3000:]
-  assert 'already holds a run' in again.stderr
-  assert 'Traceback' not in again.stderr
+  run = importlib.import_module(f'experiments.{name}.run').run
+  c = importlib.import_module(f'experiments.{name}.config').get_config('test')
+  with pytest.raises(UserError, match='already holds a run'):
+    run(c, workdir)  # In-process: the refusal comes before any work.
   assert {f: os.path.getmtime(os.path.join(workdir, f))
           for f in os.listdir(workdir)} == written
 
@@ -311,3 +312,16 @@ def test_launcher_user_errors_are_one_line_and_leave_no_run(arg, message,
   errors = [l for l in out.stderr.splitlines() if l.startswith('error:')]
   assert len(errors) == 1, out.stderr
   assert not os.path.exists(workdir)
+
+
+def test_launcher_refuses_a_workdir_holding_a_run(tmp_path):
+  """One line, exit 2, and the earlier run's files are left as they were."""
+  workdir = tmp_path / 'wd'
+  workdir.mkdir()
+  (workdir / 'config.json').write_text('{"mine": 1}')
+  out = launch('experiments.fig6_activations.run',
+               'experiments/fig6_activations/config.py:test', str(workdir))
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert 'already holds a run' in out.stderr and 'Traceback' not in out.stderr
+  assert sorted(os.listdir(workdir)) == ['config.json']
+  assert (workdir / 'config.json').read_text() == '{"mine": 1}'
