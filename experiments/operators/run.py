@@ -64,16 +64,11 @@ def select_cases(only):
 
 
 def load_images(config):
-  """Image sources and the stacked clean images `[N, H, W, C]`."""
+  """Image sources and the stacked clean images `[N, H, W, C]`, cropped to
+  a multiple of the model's and the operators' (8) size factors."""
   mult = int(np.lcm(models.size_multiple(config.model), 8))
-  sources = data_lib.list_sources(config.data.images)
-  imgs = [data_lib.fit_size(
-      data_lib.load_image(s, config.data.channels), int(config.data.size),
-      mult, s, config.data.crop) for s in sources]
-  if len({i.shape for i in imgs}) > 1:
-    raise UserError('All images are fitted in one vmapped call and need one '
-                    'shape: set data.size > 0.')
-  return sources, np.stack(imgs)
+  _, clean = ex.load_stack(config.data, mult)
+  return data_lib.list_sources(config.data.images), clean
 
 
 def sr_baselines(ys, shape):
