@@ -52,6 +52,23 @@ class ConfigsTest(parameterized.TestCase):
     spec = models.DecoderSpec.from_config(c.model, (512, 512, 3))
     self.assertEqual(models.num_params(spec), 100_224)
 
+  def test_denoise_fast_schedule(self):
+    """fast=true: warm-up to lr 0.03, cosine to 0.03x, 1000 of 1900 steps."""
+    from dd_jax import fit
+    module = load(os.path.join(REPO, 'configs', 'denoise.py'))
+    c = module.get_config('full,fast=true')
+    self.assertEqual((c.fit.steps, c.optim.warmup_steps), (1000, 50))
+    lr = fit._schedule(c.optim, c.fit.steps)
+    self.assertAlmostEqual(float(lr(0)), 0.0)
+    self.assertAlmostEqual(float(lr(50)), 0.03, places=6)
+    self.assertAlmostEqual(float(lr(1000)), 0.0009, places=6)
+    self.assertEqual(module.get_config('full').optim.schedule, 'constant')
+    for preset in ('cpu', 'test'):
+      c = module.get_config(f'{preset},fast=true')
+      self.assertLessEqual(c.optim.warmup_steps, c.fit.steps // 10)
+      self.assertGreater(float(fit._schedule(c.optim, c.fit.steps)(
+          c.optim.warmup_steps)), 0.029)
+
   def test_arg_parsing(self):
     a = common.parse_arg('cpu,sigma=50', sigma=25.0, k=0)
     self.assertEqual((a.preset, a.sigma, a.k), ('cpu', 50.0, 0))
