@@ -4,7 +4,8 @@
     PYTHONPATH=$PWD python benchmarks/step_time.py --configs=a,d8 --repeats=5
 
 Measures what users run: the fit engine's step (`fit.make_step`) inside its
-chunk (`fit.make_chunk`, vmapped, jitted, state donated), with all arrays
+chunk (`fit.make_chunk`: one image unbatched, several vmapped or, on CPU
+for large images, mapped one by one; jitted, state donated), with all arrays
 passed as arguments. One timed call runs `steps_per_call` steps; the table
 gives the median ms per step over `repeats` calls, the compile time (first
 call minus one steady call), and the number of compilations after feeding
@@ -32,7 +33,7 @@ class Bench:
   size: int
   k: int
   depth: int
-  n: int = 1          # images fitted together (vmapped)
+  n: int = 1          # images fitted together in one call
   ref_ms: float = 0.0  # REFERENCE.md section 6 (PyTorch, per image step)
 
 
@@ -42,6 +43,11 @@ CONFIGS = {
     'c': Bench('c', 256, 64, 5, ref_ms=145),
     'd': Bench('d', 64, 64, 4, ref_ms=7.0),
     'd8': Bench('d8', 64, 64, 4, n=8, ref_ms=8 * 7.0),
+    'a2': Bench('a2', 512, 64, 6, n=2, ref_ms=2 * 779),
+    'b4': Bench('b4', 512, 128, 6, n=4, ref_ms=4 * 1651),
+    'c4': Bench('c4', 256, 64, 5, n=4, ref_ms=4 * 145),
+    'e8': Bench('e8', 128, 64, 5, n=8),
+    'd32': Bench('d32', 64, 64, 4, n=32, ref_ms=32 * 7.0),
 }
 
 

@@ -183,6 +183,22 @@ def _dip_features(opts: FitOptions, state: FitState, new: FitState, image,
                       saved_params=saved, saved_psnr=saved_psnr)
 
 
+# On CPU, images whose measurement has at least this many values are fitted
+# one after another inside the jitted chunk (`lax.map` of the unbatched step)
+# rather than vmapped: per image, 128x128x3 -28%, 256x256x3 -9%, 512x512x3
+# even, and peak memory of one image instead of N (benchmarks/README.md,
+# lever 16). Smaller images amortize dispatch better under vmap (64x64, 32
+# images: vmap -18%). GPUs and TPUs always vmap.
+SEQUENTIAL_MIN_SIZE = 128 * 128
+
+
+def fits_one_by_one(y: jax.Array) -> bool:
+  """Whether `make_chunk` maps over the images of `y` `[N, ...]` in
+  sequence (True) or vmaps them."""
+  return (y.shape[0] > 1 and jax.default_backend() == 'cpu'
+          and y[0].size >= SEQUENTIAL_MIN_SIZE)
+
+
 def make_chunk(step, max_steps: int):
   """Batched `chunk(state, batch, n) -> (state, losses [N, max_steps])`.
 
@@ -201,6 +217,8 @@ def make_chunk(step, max_steps: int):
   batched = jax.vmap(chunk_one, in_axes=(0, 0, None))
 
   def chunk(state, batch, n):
+    if fits_one_by_one(batch['y']):
+      return jax.lax.map(lambda sb: chunk_one(*sb, n), (state, batch))
     if batch['y'].shape[0] != 1:
       return batched(state, batch, n)
     # One image: the same computation without the batch axis. Under vmap,

@@ -63,6 +63,34 @@ class BatchingTest(absltest.TestCase):
                                    rtol=1e-4)
       self.assertLess(together.losses[0, -1], together.losses[0, 0])
 
+  def test_one_by_one_equals_vmapped(self):
+    """The lax.map path (large images on CPU) fits each image exactly as the
+    vmapped path does."""
+    clean, ys = noisy_batch(3)
+    keys = jax.random.split(jax.random.key(3), 3)
+    c = small_config(steps=12, log_every=4, jitter_std=0.05,
+                     jitter_decay_every=5, best_iterate=False)
+    default = fit.SEQUENTIAL_MIN_SIZE
+    try:
+      fit.SEQUENTIAL_MIN_SIZE = 1 << 62
+      self.assertFalse(fit.fits_one_by_one(ys))
+      vmapped = run_fit(c, keys, ys, clean)
+      fit.SEQUENTIAL_MIN_SIZE = 0
+      self.assertTrue(fit.fits_one_by_one(ys))
+      one_by_one = run_fit(c, keys, ys, clean)
+    finally:
+      fit.SEQUENTIAL_MIN_SIZE = default
+    np.testing.assert_allclose(one_by_one.restored, vmapped.restored,
+                               atol=1e-5)
+    np.testing.assert_allclose(one_by_one.losses, vmapped.losses, rtol=1e-4)
+
+  def test_batch_mode_rule(self):
+    big = np.zeros((2, 128, 128, 3), np.float32)
+    self.assertEqual(fit.fits_one_by_one(big),
+                     jax.default_backend() == 'cpu')
+    self.assertFalse(fit.fits_one_by_one(big[:1]))  # One image: unbatched.
+    self.assertFalse(fit.fits_one_by_one(np.zeros((8, 64, 64, 3))))
+
   def test_deterministic_for_a_seed(self):
     c = small_config(steps=10)
     _, ys = noisy_batch(1)

@@ -72,6 +72,8 @@ _FIT_SCRIPT = textwrap.dedent('''
       keys = jax.random.split(jax.random.key(n), n)
       kw = dict(optim_cfg=c.optim, fit_cfg=c.fit, clean=xs, verbose=False)
       a = fit_lib.fit(keys, spec, op.forward, ys, {}, **kw)
+      if sys.argv[2:] == ['one_by_one']:  # b maps over each device's images.
+        fit_lib.SEQUENTIAL_MIN_SIZE = 0
       b = sharding.fit(keys, spec, op.forward, ys, {}, **kw)
       assert b.restored.shape == a.restored.shape, (b.restored.shape, n)
       assert b.losses.shape == a.losses.shape
@@ -82,12 +84,12 @@ _FIT_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _run_fit_script(devices, counts):
+def _run_fit_script(devices, counts, *args):
   extra = {}
   if devices:
     extra['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
   proc = subprocess.run(
-      [sys.executable, '-c', _FIT_SCRIPT, json.dumps(list(counts))],
+      [sys.executable, '-c', _FIT_SCRIPT, json.dumps(list(counts)), *args],
       env=_env(**extra), cwd=REPO, capture_output=True, text=True,
       timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -100,6 +102,14 @@ def test_four_devices_equal_unsharded_with_a_ragged_count():
   assert out['devices'] == 4
   # Per-image math is identical; only XLA's batching of 2 vs 8 images may
   # reorder float32 sums.
+  assert max(out['max_err']) < 1e-5, out
+
+
+def test_four_devices_one_by_one_equal_unsharded_vmap():
+  """Sharded over 4 devices with each device's images fitted in sequence
+  (lax.map, the large-image CPU path) == unsharded vmap."""
+  out = _run_fit_script(4, (6,), 'one_by_one')
+  assert out['devices'] == 4
   assert max(out['max_err']) < 1e-5, out
 
 
