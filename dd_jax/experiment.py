@@ -219,12 +219,14 @@ def mean_row(rows, label_key: str, label: str, keys) -> dict:
   return out
 
 
-def prepare(workdir: str, config) -> None:
+def prepare(workdir: str, config, **refusal) -> None:
   """Creates the workdir and writes config.json there; refuses (UserError) a
-  workdir that already holds a run unless `config.output.overwrite`."""
+  workdir that already holds a run unless `config.output.overwrite`.
+  `refusal`: `markers` / `other_way` of `run.prepare_workdir`."""
   from dd_jax import run as run_lib
   output = config.get('output') or {}
-  run_lib.prepare_workdir(workdir, bool(output.get('overwrite', False)))
+  run_lib.prepare_workdir(workdir, bool(output.get('overwrite', False)),
+                          **refusal)
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json(indent=2))
 

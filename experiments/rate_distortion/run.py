@@ -349,20 +349,14 @@ def start(config, workdir, cfg):
   """ex.prepare (a resumed run may use its old workdir); returns the records
   kept from an earlier run (none unless config.resume)."""
   path = os.path.join(workdir, RESULTS)
-  held = os.path.isfile(path) or os.path.isfile(
-      os.path.join(workdir, 'config.json'))
-  if held and not (config.resume or config.output.overwrite):
-    raise UserError(
-        f'{workdir!r} already holds a run; choose another --workdir, pass '
-        f'--config.resume=True to continue it or '
-        f'--config.output.overwrite=True to replace it.')
   keep = []
   if config.resume and os.path.isfile(path):
     keep = resumable(path, cfg)
   if config.resume:
     config = copy.deepcopy(config)
     config.output.overwrite = True
-  ex.prepare(workdir, config)
+  ex.prepare(workdir, config, markers=('config.json', RESULTS),
+             other_way='pass --config.resume=True to continue it')
   if keep:
     write_results(path, keep)
   elif os.path.isfile(path):
