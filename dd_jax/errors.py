@@ -8,6 +8,24 @@ class UserError(ValueError):
   """A problem with the user's input; the message names it and the fix."""
 
 
+def fail(message: str):
+  """Ends a command-line run on a user error: one `error:` line, exit 2."""
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+@contextlib.contextmanager
+def user_errors_exit(cleanup=None):
+  """Runs the block; a UserError ends the run through `fail` (after
+  `cleanup()`, when given)."""
+  try:
+    yield
+  except UserError as e:
+    if cleanup:
+      cleanup()
+    fail(str(e))
+
+
 @contextlib.contextmanager
 def flag_errors_exit():
   """Turns an error from defining or parsing flags (bad flag, config file,
@@ -17,8 +35,7 @@ def flag_errors_exit():
     yield
   except (flags.Error, OSError, ValueError, TypeError, AttributeError,
           KeyError) as e:
-    print(f'error: {_last_line(e)}', file=sys.stderr)
-    sys.exit(2)
+    fail(_last_line(e))
 
 
 def parse_flags(argv):

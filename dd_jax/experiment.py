@@ -250,9 +250,9 @@ def launch(run_fn, config: str, workdir: str):
   from absl import app
   from absl import flags
   from ml_collections import config_flags
-  from dd_jax.errors import UserError, flag_errors_exit, parse_flags
+  from dd_jax import errors
 
-  with flag_errors_exit():  # Overrides are read from sys.argv here.
+  with errors.flag_errors_exit():  # Overrides are read from sys.argv here.
     config_flag = config_flags.DEFINE_config_file(
         'config', config, 'Experiment config file, with its argument after a '
         "colon (a preset: 'cpu', 'full' or 'test').", lock_config=False)
@@ -260,20 +260,15 @@ def launch(run_fn, config: str, workdir: str):
 
   def main(argv):
     if len(argv) > 1:
-      print(f'error: unexpected arguments {argv[1:]}; give settings as '
-            '--config.<field>=<value>.', file=sys.stderr)
-      sys.exit(2)
+      errors.fail(f'unexpected arguments {argv[1:]}; give settings as '
+                  '--config.<field>=<value>.')
     workdir = workdir_flag.value
     fresh = not os.path.exists(workdir) or not os.listdir(workdir)
-    try:
+    with errors.user_errors_exit(
+        lambda: _undo_prepare(workdir) if fresh else None):
       run_fn(config_flag.value, workdir)
-    except UserError as e:
-      if fresh:
-        _undo_prepare(workdir)
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(2)
 
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=errors.parse_flags)
 
 
 def _undo_prepare(workdir: str) -> None:

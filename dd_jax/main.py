@@ -17,7 +17,7 @@ from ml_collections import config_flags
 
 import configs
 from dd_jax import run as run_lib
-from dd_jax.errors import UserError, flag_errors_exit, parse_flags
+from dd_jax.errors import flag_errors_exit, parse_flags, user_errors_exit
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__),
                               'denoise.py') + ':cpu'
@@ -42,14 +42,11 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  try:
+  with user_errors_exit():
     from dd_jax import sharding
     sharding.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value,
                                     _PROCESS_ID.value)
     run_lib.run(_CONFIG.value, _WORKDIR.value)
-  except UserError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
 
 
 # `dd-jax SUBCOMMAND ...` dispatches here; anything else is a fit run.
