@@ -67,7 +67,7 @@ import torch  # pylint: disable=g-import-not-at-top
 from torch import nn  # pylint: disable=g-import-not-at-top
 
 from benchmarks import step_time  # pylint: disable=g-import-not-at-top
-from dd_jax import losses  # pylint: disable=g-import-not-at-top
+from dd_jax.inverse import losses  # pylint: disable=g-import-not-at-top
 from dd_jax import models  # pylint: disable=g-import-not-at-top
 
 

@@ -22,9 +22,9 @@ import jax
 
 from benchmarks import _layers_v0
 from benchmarks import step_time
-from dd_jax import layers
+from dd_jax.models import layers
 from dd_jax import models
-from dd_jax import upsample
+from dd_jax.models import upsample
 
 
 def _bilinear2_v0(x):

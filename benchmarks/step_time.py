@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from dd_jax import fit as fit_lib
-from dd_jax import losses
+from dd_jax import fitting as fit_lib
+from dd_jax.inverse import losses
 from dd_jax import models
 
 

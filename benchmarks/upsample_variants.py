@@ -4,7 +4,7 @@
 """
 import time, statistics
 import jax, jax.numpy as jnp, numpy as np
-from dd_jax import upsample
+from dd_jax.models import upsample
 
 def up1d_pad(x, axis):
   n = x.shape[axis]

@@ -43,7 +43,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   with user_errors_exit():
-    from dd_jax import sharding
+    from dd_jax.fitting import sharding
     sharding.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value,
                                     _PROCESS_ID.value)
     run_lib.run(_CONFIG.value, _WORKDIR.value)
@@ -51,8 +51,8 @@ def main(argv):
 
 # `dd-jax SUBCOMMAND ...` dispatches here; anything else is a fit run.
 SUBCOMMANDS = {
-    'compress': 'dd_jax.codec_cli',
-    'decompress': 'dd_jax.codec_cli',
+    'compress': 'dd_jax.codec.cli',
+    'decompress': 'dd_jax.codec.cli',
 }
 
 

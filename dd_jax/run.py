@@ -18,13 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dd_jax import data as data_lib
-from dd_jax import fit as fit_lib
-from dd_jax import metrics
+from dd_jax.io import images as data_lib
+from dd_jax import fitting as fit_lib
+from dd_jax.evaluation import metrics
 from dd_jax import models
-from dd_jax import operators
-from dd_jax import stopping
-from dd_jax import sharding
+from dd_jax.inverse import operators
+from dd_jax.fitting import stopping
+from dd_jax.fitting import sharding
 from dd_jax.errors import UserError
 
 RUN_MARKER = 'config.json'

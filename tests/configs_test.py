@@ -54,11 +54,11 @@ class ConfigsTest(parameterized.TestCase):
 
   def test_denoise_fast_schedule(self):
     """fast=true: warm-up to lr 0.03, cosine to 0.03x, 1000 of 1900 steps."""
-    from dd_jax import fit
+    from dd_jax import fitting as fit
     module = load(os.path.join(REPO, 'configs', 'denoise.py'))
     c = module.get_config('full,fast=true')
     self.assertEqual((c.fit.steps, c.optim.warmup_steps), (1000, 50))
-    lr = fit._schedule(c.optim, c.fit.steps)
+    lr = fit.make_schedule(c.optim, c.fit.steps)
     self.assertAlmostEqual(float(lr(0)), 0.0)
     self.assertAlmostEqual(float(lr(50)), 0.03, places=6)
     self.assertAlmostEqual(float(lr(1000)), 0.0009, places=6)
@@ -66,7 +66,7 @@ class ConfigsTest(parameterized.TestCase):
     for preset in ('cpu', 'test'):
       c = module.get_config(f'{preset},fast=true')
       self.assertLessEqual(c.optim.warmup_steps, c.fit.steps // 10)
-      self.assertGreater(float(fit._schedule(c.optim, c.fit.steps)(
+      self.assertGreater(float(fit.make_schedule(c.optim, c.fit.steps)(
           c.optim.warmup_steps)), 0.029)
 
   def test_arg_parsing(self):

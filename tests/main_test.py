@@ -10,7 +10,7 @@ import tempfile
 from absl.testing import absltest
 import numpy as np
 
-from dd_jax import data
+from dd_jax.io import images as data
 from tests.conftest import REPO
 
 

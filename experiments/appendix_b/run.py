@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dd_jax import experiment as ex
-from dd_jax import metrics
+from dd_jax.evaluation import metrics
 from dd_jax import models
 
 

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from dd_jax import baselines
-from dd_jax import data as data_lib
+from dd_jax.evaluation import baselines
+from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
 from dd_jax import models
 from dd_jax.errors import UserError

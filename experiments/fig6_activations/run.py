@@ -13,7 +13,7 @@ import os
 import jax.numpy as jnp
 import numpy as np
 
-from dd_jax import data as data_lib
+from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
 from dd_jax import models
 

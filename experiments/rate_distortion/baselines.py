@@ -12,7 +12,7 @@ import lzma
 import numpy as np
 from PIL import Image
 
-from dd_jax import data as data_lib
+from dd_jax.io import images as data_lib
 
 
 def _pil(img):

@@ -31,10 +31,10 @@ import time
 import jax
 import numpy as np
 
-from dd_jax import compress as C
-from dd_jax import data as data_lib
+from dd_jax.codec import compress as C
+from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
-from dd_jax import metrics
+from dd_jax.evaluation import metrics
 from dd_jax import models
 from dd_jax.errors import UserError
 from experiments import shared_images

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dd_jax import experiment as ex
-from dd_jax import fit as fit_lib
-from dd_jax import metrics
+from dd_jax import fitting as fit_lib
+from dd_jax.evaluation import metrics
 from dd_jax import models
 from dd_jax.errors import UserError
 

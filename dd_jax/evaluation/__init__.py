@@ -1,0 +1,1 @@
+"""Scoring restorations: image metrics and classical baselines."""

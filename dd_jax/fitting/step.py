@@ -1,0 +1,216 @@
+"""The pure fit step on ONE image, and the jitted chunk that runs many of them.
+
+    step = make_step(apply_fn, forward_fn, loss_fn, tx, opts)
+    chunk = make_chunk(step, max_steps)       # vmapped (or mapped) over images
+    state, zs = init_state(keys, model, tx, ys, opts)
+
+The step is written for one image; `make_chunk` runs many steps of it inside
+one jit call (`lax.fori_loop`) and vmaps it over the image axis, so N images
+with their own params, optimizer state, input, operator data and key fit in
+one call and give what N separate fits give.
+
+Reference features (REFERENCE.md section 2): Adam lr .01; input jitter
+B0 + N(0, 1) * std with std *= 0.7 at every step i % decay_every == 0
+(i = 0 included); best iterate: after a step, if best_loss > 1.005 * loss
+(loss measured before the step, on the jittered input) the updated weights
+become the best.
+"""
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class FitState(NamedTuple):
+  params: Any
+  opt_state: Any
+  best_params: Any
+  best_loss: jax.Array
+  step: jax.Array
+  alive: jax.Array       # False once the loss went non-finite.
+  key: jax.Array         # Jitter noise key; step i uses fold_in(key, i).
+  # DIP features (None when off): EMA of the outputs; rollback checkpoint.
+  ema: Any = None
+  saved_params: Any = None
+  saved_psnr: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+  jitter_std: float = 0.0
+  jitter_decay_every: int = 100_000
+  jitter_decay: float = 0.7
+  best_iterate: bool = True
+  best_rel: float = 0.005
+  ema_weight: float = 0.0    # > 0: EMA of the outputs (DIP: 0.99).
+  rollback_db: float = 0.0   # > 0: roll back on a PSNR drop (DIP: 5 dB).
+
+
+def fit_options(cfg) -> FitOptions:
+  return FitOptions(
+      jitter_std=float(cfg.get('jitter_std', 0.0)),
+      jitter_decay_every=int(cfg.get('jitter_decay_every', 100_000)),
+      jitter_decay=float(cfg.get('jitter_decay', 0.7)),
+      best_iterate=bool(cfg.get('best_iterate', True)),
+      best_rel=float(cfg.get('best_rel', 0.005)),
+      ema_weight=(float(cfg.get('ema_weight', 0.99)) if cfg.get('ema', False)
+                  else 0.0),
+      rollback_db=float(cfg.get('rollback_db', 0.0)))
+
+
+def jitter_std_at(opts: FitOptions, step):
+  """std at step i: std0 * decay^(i // every + 1) (the decay fires at i = 0)."""
+  return opts.jitter_std * opts.jitter_decay ** (step // opts.jitter_decay_every
+                                                 + 1)
+
+
+def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
+  """One fit step on ONE image: `step(state, batch) -> (state, loss)`.
+
+  apply_fn(params, z) -> image; forward_fn(image, aux) -> measurement;
+  loss_fn(pred, y) -> scalar; batch = {'z', 'y', 'aux'}.
+  """
+
+  def step(state: FitState, batch):
+    z = batch['z']
+    if opts.jitter_std > 0:
+      noise = jax.random.normal(jax.random.fold_in(state.key, state.step),
+                                z.shape, z.dtype)
+      z = z + jitter_std_at(opts, state.step) * noise
+
+    def loss_of(params):
+      image = apply_fn(params, z)
+      pred = forward_fn(image, batch['aux'])
+      if 'weight' in batch:  # Observed / training entries (dd_jax.stopping).
+        return loss_fn(pred, batch['y'], batch['weight']), (image, pred)
+      return loss_fn(pred, batch['y']), (image, pred)
+
+    (loss, (image, pred)), grads = jax.value_and_grad(loss_of, has_aux=True)(
+        state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    alive = state.alive & jnp.isfinite(loss)
+    keep = lambda new, old: jax.tree.map(
+        lambda a, b: jnp.where(alive, a, b), new, old)
+    params, opt_state = keep(params, state.params), keep(opt_state,
+                                                         state.opt_state)
+    improved = alive & (state.best_loss > (1.0 + opts.best_rel) * loss)
+    best_params = jax.tree.map(lambda a, b: jnp.where(improved, a, b), params,
+                               state.best_params)
+    best_loss = jnp.where(improved, loss, state.best_loss)
+    new = FitState(params, opt_state, best_params, best_loss, state.step + 1,
+                   alive, state.key)
+    return _dip_features(opts, state, new, image, pred, batch['y']), loss
+
+  return step
+
+
+def _dip_features(opts: FitOptions, state: FitState, new: FitState, image,
+                  pred, y) -> FitState:
+  """DIP's EMA of outputs and rollback (REFERENCE.md section 4), if on.
+
+  EMA: ema = w ema + (1 - w) G(params; jittered z), the output this step
+  computed (the first step sets ema to it). Rollback: psnr = -10 log10(mse(
+  A(G), y)) of this step's output; if it is more than rollback_db below the
+  last saved one, the weights go back to the saved ones and this step's
+  update is dropped; otherwise the weights that produced it are saved.
+  """
+  ema, saved, saved_psnr = state.ema, state.saved_params, state.saved_psnr
+  if opts.ema_weight > 0:
+    w = jnp.where(state.step == 0, 0.0, opts.ema_weight)
+    ema = w * state.ema + (1.0 - w) * image
+  params, opt_state = new.params, new.opt_state
+  if opts.rollback_db > 0:
+    psnr = -10.0 * jnp.log10(jnp.mean(jnp.square(pred - y)))
+    drop = state.alive & (psnr < state.saved_psnr - opts.rollback_db)
+    pick = lambda a, b: jax.tree.map(lambda u, v: jnp.where(drop, u, v), a, b)
+    params = pick(state.saved_params, params)
+    opt_state = pick(state.opt_state, opt_state)
+    saved = pick(state.saved_params, state.params)
+    saved_psnr = jnp.where(drop, state.saved_psnr, psnr)
+  return new._replace(params=params, opt_state=opt_state, ema=ema,
+                      saved_params=saved, saved_psnr=saved_psnr)
+
+
+# On CPU, images whose measurement has at least this many values are fitted
+# one after another inside the jitted chunk (`lax.map` of the unbatched step)
+# rather than vmapped: per image, 128x128x3 -28%, 256x256x3 -9%, 512x512x3
+# even, and peak memory of one image instead of N (benchmarks/README.md,
+# lever 16). Smaller images amortize dispatch better under vmap (64x64, 32
+# images: vmap -18%). GPUs and TPUs always vmap.
+SEQUENTIAL_MIN_SIZE = 128 * 128
+
+
+def fits_one_by_one(y: jax.Array) -> bool:
+  """Whether `make_chunk` maps over the images of `y` `[N, ...]` in
+  sequence (True) or vmaps them."""
+  return (y.shape[0] > 1 and jax.default_backend() == 'cpu'
+          and y[0].size >= SEQUENTIAL_MIN_SIZE)
+
+
+def make_chunk(step, max_steps: int):
+  """Batched `chunk(state, batch, n) -> (state, losses [N, max_steps])`.
+
+  Runs n <= max_steps steps in one call; n is a traced value, so every chunk
+  length shares one compilation. Unused loss slots are NaN.
+  """
+
+  def chunk_one(state, batch, n):
+    def body(i, carry):
+      state, losses = carry
+      state, loss = step(state, batch)
+      return state, losses.at[i].set(loss)
+    losses = jnp.full((max_steps,), jnp.nan, jnp.float32)
+    return jax.lax.fori_loop(0, n, body, (state, losses))
+
+  batched = jax.vmap(chunk_one, in_axes=(0, 0, None))
+
+  def chunk(state, batch, n):
+    if fits_one_by_one(batch['y']):
+      return jax.lax.map(lambda sb: chunk_one(*sb, n), (state, batch))
+    if batch['y'].shape[0] != 1:
+      return batched(state, batch, n)
+    # One image: the same computation without the batch axis. Under vmap,
+    # XLA on CPU gives every dot a batch dimension and transposes the
+    # full-size activation for each layer's dW = x^T dy (a copy plus a slow
+    # library GEMM: ~40% of a 512x512 step); unbatched it calls a GEMM that
+    # reads x transposed in place (benchmarks/README.md, lever 12).
+    squeeze = lambda tree: jax.tree.map(lambda a: a[0], tree)
+    out = chunk_one(squeeze(state), squeeze(batch), n)
+    return jax.tree.map(lambda a: a[None], out)
+
+  return chunk
+
+
+def init_state(keys: jax.Array, spec, tx, ys=None,
+               opts: FitOptions | None = None) -> tuple[FitState, jax.Array]:
+  """Per-image initial states and fixed inputs from per-image keys `[N]`.
+
+  spec: any model spec (`models.make_model`). ys: the measurements `[N, ...]`
+  (used by inputs built from them). opts: turns on the DIP state.
+  """
+  opts = opts or FitOptions()
+
+  def one(key, y):
+    k_params, k_input, k_jitter = jax.random.split(key, 3)
+    params = spec.init(k_params)
+    z = spec.init_input(k_input, y)
+    state = FitState(params, tx.init(params), params,
+                     jnp.asarray(jnp.inf, jnp.float32),
+                     jnp.asarray(0, jnp.int32), jnp.asarray(True), k_jitter)
+    if opts.ema_weight > 0:
+      out = jax.eval_shape(spec.apply, params, z)
+      state = state._replace(ema=jnp.zeros(out.shape, out.dtype))
+    if opts.rollback_db > 0:
+      state = state._replace(saved_params=params,
+                             saved_psnr=jnp.asarray(-jnp.inf, jnp.float32))
+    return state, z
+
+  if ys is None:
+    return jax.vmap(lambda k: one(k, None))(keys)
+  return jax.vmap(one)(keys, ys)
+
+

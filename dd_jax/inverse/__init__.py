@@ -1,0 +1,1 @@
+"""Inverse problems: forward operators, noise models and fit losses."""

@@ -1,0 +1,1 @@
+"""Reading and writing: images and measurements in, PNG/JSON/CSV/plots out."""

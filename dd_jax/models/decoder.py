@@ -1,0 +1,371 @@
+"""The deep decoder (and its ablation variants) as pure functions on a params
+pytree, plus the `MODELS` registry every model is looked up in.
+
+    spec = make_model(config.model, image_shape=(512, 512, 3))
+    params = spec.init(key)             # {'hidden': [...], 'out': {...}}
+    z = spec.init_input(key, y)         # fixed input B0, [H0, W0, k0]
+    x = spec.apply(params, z)           # [H, W, C] in (0, 1)
+    spec.num_params()
+
+`make_model` dispatches on `config.model.name` ('deep_decoder', 'dip'); any
+spec with these four methods works with the fit engine. For the deep decoder
+the module functions `init(key, spec)`, `init_input(key, spec)`,
+`apply(params, z, spec)` and `num_params(spec)` do the same.
+
+Everything is written for ONE image; batch with `jax.vmap` over params and z.
+Layer equations, ordering and init follow REFERENCE.md section 1. Variants
+(paper secs. 3.1, 6.2, 6.3): p x p hidden convs, upsampling kinds, factors and
+exact per-layer sizes, layer orders, activations, normalization, inputs.
+"""
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dd_jax.models import layers
+from dd_jax.models import upsample as upsample_lib
+from dd_jax.models.activations import get_activation
+from dd_jax.errors import UserError
+
+Params = dict[str, Any]
+
+
+INPUT_KINDS = ('uniform', 'gaussian', 'meshgrid', 'image')
+GAMMA_INITS = ('ones', 'uniform')
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderSpec:
+  """Static architecture of a deep decoder (hashable; safe as a jit static).
+
+  channels: widths k_0, ..., k_d: k_0 is the input B0's channel count, k_{i+1}
+    the output width of hidden layer i. d = len(channels) - 1.
+  out_channels: 1 (gray), 3 (RGB) or 4 (RGBA).
+  output_hw: (H, W) of the image produced.
+  upsample: a kind of `upsample.ALL_KINDS` ('none', 'bilinear', ...).
+  upsample_first: True: conv then upsample, last layer not upsampled (the
+    paper). False: the reference's old ordering, upsample then conv, first
+    layer not upsampled.
+  norm_before_act: normalize before the activation (reference bn_before_act).
+  input_scale: B0 ~ U[0, input_scale) (std of the gaussian input).
+  fused: use the hand-written-VJP layer where it applies (same numbers).
+  conv_size: p of the hidden p x p convs (odd; reflection padding (p-1)/2);
+    the output conv stays 1x1.
+  factor: upsampling factor per layer.
+  upsample_to_size: per-layer sizes ceil(H / f^j) so that any H x W is
+    reached exactly (no cropping); False needs H, W multiples of f^(d-1).
+  activation / leaky_slope: an `ACTIVATIONS` name, slope of leaky_relu.
+  norm: per-channel normalization on/off; affine: learned gamma/beta.
+  gamma_init: 'ones' (modern PyTorch) or 'uniform' (U(0,1), PyTorch <= 1.1).
+  input_kind: an `INPUT_KINDS` name ('image' = the downsampled measurement,
+    remaining channels uniform; 'meshgrid' = x, y in [0, 1], rest uniform).
+  gaussian_sigma: width of the 'gaussian' upsampler, in input pixels.
+  transposed_depthwise: learned upsampler per channel (2f x 2f x k weights)
+    or full (2f x 2f x k x k).
+  """
+  channels: tuple[int, ...]
+  out_channels: int
+  output_hw: tuple[int, int]
+  upsample: str = 'bilinear'
+  upsample_first: bool = True
+  norm_before_act: bool = False
+  input_scale: float = 0.1
+  fused: bool = True
+  conv_size: int = 1
+  factor: int = 2
+  upsample_to_size: bool = False
+  activation: str = 'relu'
+  leaky_slope: float = 0.2
+  norm: bool = True
+  affine: bool = True
+  gamma_init: str = 'ones'
+  input_kind: str = 'uniform'
+  gaussian_sigma: float = 0.5
+  transposed_depthwise: bool = True
+
+  @property
+  def depth(self) -> int:
+    return len(self.channels) - 1
+
+  @property
+  def num_upsamplings(self) -> int:
+    return 0 if self.upsample == upsample_lib.NO_UPSAMPLING else self.depth - 1
+
+  @property
+  def sizes(self) -> tuple[tuple[int, int], ...]:
+    """Spatial sizes S_0 (input), ..., S_u = (H, W) after each upsampling."""
+    u, f = self.num_upsamplings, self.factor
+    h, w = self.output_hw
+    if self.upsample_to_size:
+      out = [(h, w)]
+      for _ in range(u):
+        out.append((math.ceil(out[-1][0] / f), math.ceil(out[-1][1] / f)))
+      return tuple(reversed(out))
+    return tuple((h // f ** (u - j), w // f ** (u - j)) for j in range(u + 1))
+
+  @property
+  def input_hw(self) -> tuple[int, int]:
+    return self.sizes[0]
+
+  @property
+  def input_shape(self) -> tuple[int, int, int]:
+    return (*self.input_hw, self.channels[0])
+
+  @property
+  def uses_fused_layer(self) -> bool:
+    return (self.fused and self.conv_size == 1 and self.upsample_first and
+            not self.norm_before_act and self.activation == 'relu' and
+            self.norm and self.affine and self.upsample != upsample_lib.LEARNED)
+
+  @classmethod
+  def from_config(cls, cfg, image_shape: Sequence[int]) -> 'DecoderSpec':
+    """Builds the spec from a `config.model` section and an `[H, W, C]`."""
+    if cfg.get('channels'):
+      channels = tuple(int(c) for c in cfg.channels)
+    else:
+      channels = (int(cfg.k),) * (int(cfg.depth) + 1)
+    if len(channels) < 2 or min(channels) < 1:
+      raise UserError(f'model.channels must list d+1 >= 2 positive widths, '
+                      f'got {channels}.')
+    kind = cfg.get('upsample', 'bilinear')
+    if kind not in upsample_lib.ALL_KINDS:
+      raise UserError(f'Unknown model.upsample {kind!r}; choose one of '
+                      f'{upsample_lib.ALL_KINDS}.')
+    spec = cls(channels=channels, out_channels=int(image_shape[2]),
+               output_hw=(int(image_shape[0]), int(image_shape[1])),
+               upsample=kind,
+               upsample_first=bool(cfg.get('upsample_first', True)),
+               norm_before_act=bool(cfg.get('norm_before_act', False)),
+               input_scale=float(cfg.get('input_scale', 0.1)),
+               fused=bool(cfg.get('fused', True)),
+               conv_size=int(cfg.get('conv_size', 1)),
+               factor=int(cfg.get('factor', 2)),
+               upsample_to_size=bool(cfg.get('upsample_to_size', False)),
+               activation=str(cfg.get('activation', 'relu')),
+               leaky_slope=float(cfg.get('leaky_slope', 0.2)),
+               norm=bool(cfg.get('norm', True)),
+               affine=bool(cfg.get('affine', True)),
+               gamma_init=str(cfg.get('gamma_init', 'ones')),
+               input_kind=str(cfg.get('input_kind', 'uniform')),
+               gaussian_sigma=float(cfg.get('gaussian_sigma', 0.5)),
+               transposed_depthwise=bool(cfg.get('transposed_depthwise',
+                                                 True)))
+    spec.check()
+    return spec
+
+  @staticmethod
+  def size_multiple(cfg) -> int:
+    """What H and W must be multiples of for this `config.model`."""
+    if (cfg.get('upsample', 'bilinear') == upsample_lib.NO_UPSAMPLING or
+        cfg.get('upsample_to_size', False)):
+      return 1
+    d = int(cfg.get('depth', 0)) or len(cfg.channels) - 1
+    return int(cfg.get('factor', 2)) ** (d - 1)
+
+  def check(self):
+    get_activation(self.activation, self.leaky_slope)
+    if self.input_kind not in INPUT_KINDS:
+      raise UserError(f'Unknown model.input_kind {self.input_kind!r}; choose '
+                      f'one of {list(INPUT_KINDS)}.')
+    if self.gamma_init not in GAMMA_INITS:
+      raise UserError(f'Unknown model.gamma_init {self.gamma_init!r}; choose '
+                      f'one of {list(GAMMA_INITS)}.')
+    if self.conv_size < 1 or self.conv_size % 2 == 0:
+      raise UserError(f'model.conv_size must be odd and positive (1, 3, 5, '
+                      f'...), got {self.conv_size}.')
+    if self.factor < 2:
+      raise UserError(f'model.factor must be >= 2, got {self.factor}.')
+    self.check_size()
+
+  def check_size(self):
+    f = self.factor ** self.num_upsamplings
+    h, w = self.output_hw
+    if not self.upsample_to_size and (h % f or w % f):
+      raise UserError(
+          f'Image size {h}x{w} is not a multiple of f^(d-1) = {f} for depth '
+          f'd={self.depth}; set model.upsample_to_size=True (exact sizes, no '
+          f'cropping), crop the image (data.crop=True) or use a smaller '
+          f'model.depth.')
+    sizes = self.sizes
+    r = (self.conv_size - 1) // 2
+    if min(sizes[0]) <= r:
+      raise UserError(f'The input B0 is {sizes[0][0]}x{sizes[0][1]} pixels, '
+                      f'too small for {self.conv_size}x{self.conv_size} '
+                      f'reflection-padded convs; use a smaller depth.')
+    if self.upsample == upsample_lib.LEARNED:
+      for a, b in zip(sizes[:-1], sizes[1:]):
+        if b != (a[0] * self.factor, a[1] * self.factor):
+          raise UserError('model.upsample=transposed needs H, W multiples of '
+                          'f^(d-1); crop the image or pick a fixed kind.')
+
+  # The interface the fit engine uses (see `MODELS`).
+  def init(self, key):
+    return init(key, self)
+
+  def init_input(self, key, y=None):
+    return init_input(key, self, y)
+
+  def apply(self, params, z):
+    return apply(params, z, self)
+
+  def num_params(self) -> int:
+    return num_params(self)
+
+  def describe(self) -> str:
+    return (f'deep decoder channels {self.channels}, {self.conv_size}x'
+            f'{self.conv_size} convs, {self.upsample} upsampling')
+
+
+def _layer_upsamples(spec: DecoderSpec, i: int) -> bool:
+  if spec.upsample == upsample_lib.NO_UPSAMPLING:
+    return False
+  return i != spec.depth - 1 if spec.upsample_first else i != 0
+
+
+def _layer_sizes(spec: DecoderSpec, i: int):
+  """(size before, size after) the upsampling of an upsampling layer i."""
+  j = i if spec.upsample_first else i - 1  # Upsamplings done before layer i.
+  return spec.sizes[j], spec.sizes[j + 1]
+
+
+def _up_channels(spec: DecoderSpec, i: int) -> int:
+  """Channels at the point where layer i upsamples."""
+  return spec.channels[i + 1] if spec.upsample_first else spec.channels[i]
+
+
+def num_params(spec: DecoderSpec) -> int:
+  """d p^2 k^2 + 2 d k + C_out k for equal widths (+ learned upsamplers)."""
+  ks, p = spec.channels, spec.conv_size
+  total = ks[-1] * spec.out_channels
+  for i in range(spec.depth):
+    total += p * p * ks[i] * ks[i + 1]
+    if spec.norm and spec.affine:
+      total += 2 * ks[i + 1]
+    if spec.upsample == upsample_lib.LEARNED and _layer_upsamples(spec, i):
+      c = _up_channels(spec, i)
+      total += (2 * spec.factor) ** 2 * (c if spec.transposed_depthwise
+                                         else c * c)
+  return total
+
+
+def _uniform(key, shape, bound):
+  return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def init(key: jax.Array, spec: DecoderSpec) -> Params:
+  """Weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)), gamma = 1, beta = 0.
+
+  fan_in = k_in p^2. gamma ~ U(0, 1) when spec.gamma_init == 'uniform'. A
+  learned upsampler ('up') starts as the bilinear kernel.
+  """
+  keys = jax.random.split(key, spec.depth + 1)
+  p = spec.conv_size
+  hidden = []
+  for i in range(spec.depth):
+    k_in, k_out = spec.channels[i], spec.channels[i + 1]
+    shape = (k_in, k_out) if p == 1 else (p, p, k_in, k_out)
+    layer = {'w': _uniform(keys[i], shape, 1.0 / np.sqrt(k_in * p * p))}
+    if spec.norm and spec.affine:
+      layer['gamma'] = (jnp.ones((k_out,), jnp.float32)
+                        if spec.gamma_init == 'ones' else jax.random.uniform(
+                            jax.random.fold_in(keys[i], 1), (k_out,),
+                            jnp.float32))
+      layer['beta'] = jnp.zeros((k_out,), jnp.float32)
+    if spec.upsample == upsample_lib.LEARNED and _layer_upsamples(spec, i):
+      c = _up_channels(spec, i)
+      k1 = upsample_lib.bilinear_kernel_1d(spec.factor)
+      k2 = np.outer(k1, k1).astype(np.float32)
+      layer['up'] = jnp.asarray(
+          np.repeat(k2[..., None], c, axis=2) if spec.transposed_depthwise
+          else k2[..., None, None] * np.eye(c, dtype=np.float32))
+    hidden.append(layer)
+  k_last = spec.channels[-1]
+  out = {'w': _uniform(keys[-1], (k_last, spec.out_channels),
+                       1.0 / np.sqrt(k_last))}
+  return {'hidden': hidden, 'out': out}
+
+
+def init_input(key: jax.Array, spec: DecoderSpec, y=None) -> jax.Array:
+  """The fixed network input B0, `[H0, W0, k0]` (see `spec.input_kind`).
+
+  y: the measurement `[h, w, C]`, needed by input_kind 'image'.
+  """
+  shape = spec.input_shape
+  kind = spec.input_kind
+  if kind == 'gaussian':
+    return spec.input_scale * jax.random.normal(key, shape, jnp.float32)
+  noise = jax.random.uniform(key, shape, jnp.float32, 0.0, spec.input_scale)
+  if kind == 'uniform':
+    return noise
+  if kind == 'meshgrid':
+    h, w = spec.input_hw
+    yy, xx = jnp.meshgrid(jnp.linspace(0.0, 1.0, h), jnp.linspace(0.0, 1.0, w),
+                          indexing='ij')
+    grid = jnp.stack([xx, yy], axis=-1)[..., :shape[2]]
+    return jnp.concatenate([grid, noise[..., grid.shape[2]:]], axis=-1)
+  if y is None:
+    raise UserError("model.input_kind='image' needs the measurement; it is "
+                    'only available inside a fit.')
+  small = jax.image.resize(y.astype(jnp.float32), (*spec.input_hw, y.shape[2]),
+                           'linear', antialias=True)[..., :shape[2]]
+  return jnp.concatenate([small, noise[..., small.shape[2]:]], axis=-1)
+
+
+def _make_up(spec: DecoderSpec, i: int, layer):
+  """The upsampling map of hidden layer i (None if it does not upsample)."""
+  if not _layer_upsamples(spec, i):
+    return None
+  if spec.upsample == upsample_lib.LEARNED:
+    return lambda x: upsample_lib.transposed_up(
+        x, layer['up'], spec.factor, spec.transposed_depthwise)
+  before, after = _layer_sizes(spec, i)
+  if after == (2 * before[0], 2 * before[1]) and (
+      spec.upsample in upsample_lib.UPSAMPLERS):
+    return upsample_lib.UPSAMPLERS[spec.upsample]  # The fast x2 stencils.
+  return upsample_lib.make_resizer(spec.upsample, after, spec.gaussian_sigma)
+
+
+def hidden_features(params: Params, z: jax.Array, spec: DecoderSpec):
+  """Yields the output B_{i+1} of every hidden layer, `[H_i, W_i, k_{i+1}]`."""
+  if spec.uses_fused_layer:
+    for r, scale, shift in _folded_chain(params, z, spec):
+      yield r * scale + shift
+    return
+  x = z
+  act = get_activation(spec.activation, spec.leaky_slope)
+  for i, layer in enumerate(params['hidden']):
+    up = _make_up(spec, i, layer)
+    if up is not None and not spec.upsample_first:
+      x = up(x)
+    x = layers.conv(x, layer['w'])
+    if up is not None and spec.upsample_first:
+      x = up(x)
+    if spec.norm:
+      norm = lambda v: layers.channel_norm(v, layer.get('gamma', 1.0),
+                                           layer.get('beta', 0.0))
+    else:
+      norm = lambda v: v
+    x = act(norm(x)) if spec.norm_before_act else norm(act(x))
+    yield x
+
+
+def apply(params: Params, z: jax.Array, spec: DecoderSpec) -> jax.Array:
+  """G(C): the decoder's image `[H, W, C_out]` in (0, 1)."""
+  w = params['out']['w']
+  if spec.uses_fused_layer:  # The last normalization folded into the output conv.
+    for r, scale, shift in _folded_chain(params, z, spec):
+      pass
+    return jax.nn.sigmoid(layers.conv1x1(r, scale[:, None] * w) + shift @ w)
+  x = z
+  for x in hidden_features(params, z, spec):
+    pass
+  return jax.nn.sigmoid(layers.conv1x1(x, w))
+
+
+def _folded_chain(params: Params, z: jax.Array, spec: DecoderSpec):
+  ups = [_make_up(spec, i, layer) for i, layer in enumerate(params['hidden'])]
+  return layers.normalized_chain(z, params['hidden'], ups)

@@ -1,0 +1,178 @@
+"""Deep decoder: parameter counts, layer equations vs numpy float64, transforms."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dd_jax.models import layers
+from dd_jax import models
+
+
+def make_spec(k=8, depth=4, hw=(32, 32), c=3, **kw):
+  cfg = ml_collections.ConfigDict(dict(k=k, depth=depth, **kw))
+  return models.DecoderSpec.from_config(cfg, (*hw, c))
+
+
+def np_bilinear2(x):
+  """Independent float64 bilinear x2 (half-pixel centres, edge clamp)."""
+  def along(a, axis):
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    out = np.empty((2 * n,) + a.shape[1:])
+    for o in range(2 * n):
+      src = (o + 0.5) / 2 - 0.5           # align_corners=False source coord
+      src = max(src, 0.0)
+      i0 = int(np.floor(src))
+      i1 = min(i0 + 1, n - 1)
+      t = src - i0
+      out[o] = (1 - t) * a[i0] + t * a[i1]
+    return np.moveaxis(out, 0, axis)
+  return along(along(x, 0), 1)
+
+
+def np_decoder(params, z, upsample=True):
+  """The layer equations of REFERENCE.md section 1 in numpy float64."""
+  x = np.asarray(z, np.float64)
+  hidden = params['hidden']
+  for i, layer in enumerate(hidden):
+    x = x @ np.asarray(layer['w'], np.float64)
+    if upsample and i != len(hidden) - 1:
+      x = np_bilinear2(x)
+    x = np.maximum(x, 0)
+    mean = x.mean(axis=(0, 1))
+    var = ((x - mean) ** 2).mean(axis=(0, 1))
+    x = (x - mean) / np.sqrt(var + 1e-5) * np.asarray(layer['gamma']) + \
+        np.asarray(layer['beta'])
+  x = x @ np.asarray(params['out']['w'], np.float64)
+  return 1 / (1 + np.exp(-x))
+
+
+def random_affine(params, key):
+  """Non-trivial gamma/beta so the test exercises them."""
+  for i, layer in enumerate(params['hidden']):
+    k1, k2 = jax.random.split(jax.random.fold_in(key, i))
+    layer['gamma'] = jax.random.uniform(k1, layer['gamma'].shape, minval=0.5,
+                                        maxval=1.5)
+    layer['beta'] = 0.1 * jax.random.normal(k2, layer['beta'].shape)
+  return params
+
+
+class NumParamsTest(parameterized.TestCase):
+
+  @parameterized.parameters(
+      (6, 64, 3, 25_536), (6, 128, 3, 100_224), (6, 32, 1, 6_560),
+      (6, 256, 4, 397_312), (5, 64, 3, 21_312), (4, 64, 3, 17_088))
+  def test_paper_counts(self, d, k, c, expected):
+    spec = make_spec(k=k, depth=d, hw=(512, 512), c=c)
+    self.assertEqual(models.num_params(spec), expected)
+    self.assertEqual(models.num_params(spec), d * k * k + 2 * d * k + c * k)
+    leaves = jax.tree.leaves(models.init(jax.random.key(0), spec))
+    self.assertEqual(sum(l.size for l in leaves), expected)
+
+  def test_per_layer_channels(self):
+    spec = make_spec(channels=(4, 8, 6, 5), hw=(16, 16), c=1)
+    self.assertEqual(spec.depth, 3)
+    self.assertEqual(models.num_params(spec),
+                     4 * 8 + 16 + 8 * 6 + 12 + 6 * 5 + 10 + 5)
+    x = models.apply(models.init(jax.random.key(0), spec),
+                     models.init_input(jax.random.key(1), spec), spec)
+    self.assertEqual(x.shape, (16, 16, 1))
+
+
+class ForwardTest(parameterized.TestCase):
+
+  @parameterized.parameters(True, False)
+  def test_matches_numpy_float64(self, fused):
+    spec = make_spec(k=8, depth=4, hw=(32, 24), fused=fused)
+    self.assertEqual(spec.input_shape, (4, 3, 8))
+    params = random_affine(models.init(jax.random.key(0), spec),
+                           jax.random.key(5))
+    z = models.init_input(jax.random.key(1), spec)
+    got = models.apply(params, z, spec)
+    np.testing.assert_allclose(got, np_decoder(params, z), atol=1e-5)
+
+  def test_no_upsampling_matches_numpy(self):
+    spec = make_spec(k=8, depth=3, hw=(8, 8), upsample='none')
+    self.assertEqual(spec.input_shape, (8, 8, 8))
+    params = random_affine(models.init(jax.random.key(0), spec),
+                           jax.random.key(5))
+    z = models.init_input(jax.random.key(1), spec)
+    np.testing.assert_allclose(models.apply(params, z, spec),
+                               np_decoder(params, z, upsample=False),
+                               atol=1e-5)
+
+  def test_init_distribution(self):
+    spec = make_spec(k=64, depth=2, hw=(8, 8))
+    params = models.init(jax.random.key(0), spec)
+    w = np.asarray(params['hidden'][0]['w'])
+    self.assertLessEqual(np.abs(w).max(), 1 / 8)
+    self.assertGreater(np.abs(w).max(), 0.9 / 8)
+    np.testing.assert_array_equal(params['hidden'][0]['gamma'], 1.0)
+    np.testing.assert_array_equal(params['hidden'][0]['beta'], 0.0)
+    z = np.asarray(models.init_input(jax.random.key(1), spec))
+    self.assertGreaterEqual(z.min(), 0.0)
+    self.assertLess(z.max(), 0.1)
+
+  def test_fused_gradients_equal_autodiff(self):
+    spec_f = make_spec(k=8, depth=4, hw=(32, 32))
+    spec_p = make_spec(k=8, depth=4, hw=(32, 32), fused=False)
+    params = random_affine(models.init(jax.random.key(0), spec_f),
+                           jax.random.key(3))
+    z = models.init_input(jax.random.key(1), spec_f)
+    y = jax.random.uniform(jax.random.key(2), (32, 32, 3))
+    loss = lambda p, s: jnp.mean((models.apply(p, z, s) - y) ** 2)
+    g_f = jax.grad(loss)(params, spec_f)
+    g_p = jax.grad(loss)(params, spec_p)
+    for a, b in zip(jax.tree.leaves(g_f), jax.tree.leaves(g_p)):
+      np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-7)
+
+  def test_norm_is_per_image_under_vmap(self):
+    spec = make_spec(k=8, depth=3, hw=(16, 16))
+    keys = jax.random.split(jax.random.key(0), 3)
+    params = jax.vmap(lambda k: models.init(k, spec))(keys)
+    zs = jax.vmap(lambda k: models.init_input(k, spec))(keys)
+    batched = jax.vmap(lambda p, z: models.apply(p, z, spec))(params, zs)
+    for i in range(3):
+      p_i = jax.tree.map(lambda a: a[i], params)
+      np.testing.assert_allclose(batched[i], models.apply(p_i, zs[i], spec),
+                                 atol=1e-6)
+
+  def test_jit_equals_eager(self):
+    spec = make_spec(k=8, depth=3, hw=(16, 16))
+    params = models.init(jax.random.key(0), spec)
+    z = models.init_input(jax.random.key(1), spec)
+    with jax.disable_jit():
+      eager = models.apply(params, z, spec)
+    jitted = jax.jit(models.apply, static_argnums=2)(params, z, spec)
+    np.testing.assert_allclose(eager, jitted, atol=1e-5)
+
+  def test_size_not_multiple_raises(self):
+    with self.assertRaisesRegex(ValueError, 'not a multiple'):
+      make_spec(depth=4, hw=(30, 32))
+
+
+class LayerTest(absltest.TestCase):
+
+  def test_hidden_layer_matches_reference(self):
+    from dd_jax.models import upsample
+    x = jax.random.normal(jax.random.key(0), (6, 5, 4))
+    w = jax.random.normal(jax.random.key(1), (4, 7))
+    g = jax.random.uniform(jax.random.key(2), (7,))
+    b = jax.random.normal(jax.random.key(3), (7,))
+    for up in (upsample.bilinear2, None):
+      np.testing.assert_allclose(
+          layers.hidden_layer(x, w, g, b, up),
+          layers.hidden_layer_reference(x, w, g, b, up), atol=2e-5)
+
+  def test_bilinear_matches_numpy(self):
+    from dd_jax.models import upsample
+    x = np.random.default_rng(0).normal(size=(5, 7, 3))
+    np.testing.assert_allclose(upsample.bilinear2(jnp.asarray(x)),
+                               np_bilinear2(x), atol=1e-5)
+
+
+if __name__ == '__main__':
+  absltest.main()
