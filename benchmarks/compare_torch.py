@@ -63,6 +63,7 @@ if ARGS is not None:
                                ' --xla_cpu_multi_thread_eigen=false')
 
 import jax  # pylint: disable=g-import-not-at-top
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import torch  # pylint: disable=g-import-not-at-top
 from torch import nn  # pylint: disable=g-import-not-at-top
 
@@ -94,11 +95,12 @@ class TorchDecoder(nn.Module):
     return self.net(z)
 
   def load_jax(self, params):
-    """Copies our params pytree (one image) into this module."""
+    """Copies our params collection (one image) into this module."""
     convs = [m for m in self.net if isinstance(m, nn.Conv2d)]
     norms = [m for m in self.net if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
-      for layer, conv, bn in zip(params['hidden'], convs, norms):
+      hidden = [params[f'layer_{i}'] for i in range(len(norms))]
+      for layer, conv, bn in zip(hidden, convs, norms):
         conv.weight.copy_(torch.from_numpy(np.array(layer['w']).T[..., None, None]))
         bn.weight.copy_(torch.from_numpy(np.array(layer['gamma'])))
         bn.bias.copy_(torch.from_numpy(np.array(layer['beta'])))
@@ -109,11 +111,12 @@ class TorchDecoder(nn.Module):
     """Gradients in our pytree layout (numpy)."""
     convs = [m for m in self.net if isinstance(m, nn.Conv2d)]
     norms = [m for m in self.net if isinstance(m, nn.BatchNorm2d)]
-    hidden = [{'w': c.weight.grad[:, :, 0, 0].T.numpy(),
-               'gamma': b.weight.grad.numpy(), 'beta': b.bias.grad.numpy()}
-              for c, b in zip(convs, norms)]
-    return {'hidden': hidden, 'out': {'w': convs[-1].weight.grad[:, :, 0, 0].T
-                                      .numpy()}}
+    out = {f'layer_{i}': {'w': c.weight.grad[:, :, 0, 0].T.numpy(),
+                          'gamma': b.weight.grad.numpy(),
+                          'beta': b.bias.grad.numpy()}
+           for i, (c, b) in enumerate(zip(convs, norms))}
+    out['out'] = {'w': convs[-1].weight.grad[:, :, 0, 0].T.numpy()}
+    return out
 
 
 def to_nchw(x):
@@ -125,11 +128,11 @@ class TorchFit:
   """One reference-style fit: `run()` does steps_per_call Adam steps."""
 
   def __init__(self, spec, key, y, steps_per_call):
-    params = models.init(key, spec)
+    params = spec.init(key, jnp.zeros(spec.input_shape))['params']
     self.net = TorchDecoder(spec.channels, spec.out_channels)
     self.net.load_jax(params)
     self.net.train()
-    self.z = to_nchw(models.init_input(jax.random.fold_in(key, 1), spec))
+    self.z = to_nchw(spec.init_input(jax.random.fold_in(key, 1)))
     self.y = to_nchw(y)
     self.opt = torch.optim.Adam(self.net.parameters(), lr=0.01,
                                 betas=(0.9, 0.999), eps=1e-8)
@@ -170,13 +173,12 @@ class TorchMany:
 # ---------------------------------------------------------------- equivalence
 def check_equivalence(b: step_time.Bench):
   """Max abs differences of output, loss and gradients, same weights."""
-  spec = models.DecoderSpec.from_config(step_time.model_config(b),
-                                        (b.size, b.size, 3))
-  params = models.init(jax.random.key(0), spec)
-  z = models.init_input(jax.random.key(1), spec)
+  spec = models.make_model(step_time.model_config(b), (b.size, b.size, 3))
+  z = spec.init_input(jax.random.key(1))
+  params = spec.init(jax.random.key(0), z)['params']
   y = jax.random.uniform(jax.random.key(2), (b.size, b.size, 3))
-  loss_of = lambda p: losses.mse(models.apply(p, z, spec), y)
-  out = jax.jit(lambda p: models.apply(p, z, spec))(params)
+  loss_of = lambda p: losses.mse(spec.apply({'params': p}, z), y)
+  out = jax.jit(lambda p: spec.apply({'params': p}, z))(params)
   loss, grads = jax.jit(jax.value_and_grad(loss_of))(params)
 
   net = TorchDecoder(spec.channels, spec.out_channels)

@@ -23,7 +23,7 @@ import jax
 from benchmarks import _layers_v0
 from benchmarks import step_time
 from dd_jax.models import layers
-from dd_jax import models
+from dd_jax.models import decoder as decoder_lib
 from dd_jax.models import upsample
 
 
@@ -32,12 +32,13 @@ def _bilinear2_v0(x):
 
 
 def _per_layer_apply(layer_fn):
-  """models.apply with one custom-VJP layer per hidden layer (v0, v1)."""
+  """DeepDecoder's compute (`decoder._apply`, params {'hidden': [...],
+  'out': ...}) with one custom-VJP layer per hidden layer (v0, v1)."""
 
   def apply(params, z, spec):
     x = z
     for i, layer in enumerate(params['hidden']):
-      up = models._make_up(spec, i, layer)  # pylint: disable=protected-access
+      up = decoder_lib._make_up(spec, i, layer)  # pylint: disable=protected-access
       x = layer_fn(x, layer['w'], layer['gamma'], layer['beta'], up)
     return jax.nn.sigmoid(layers.conv1x1(x, params['out']['w']))
 
@@ -46,15 +47,15 @@ def _per_layer_apply(layer_fn):
 
 @contextlib.contextmanager
 def _patched(apply_fn=None, bilinear=None):
-  saved = models.apply, upsample.UPSAMPLERS['bilinear']
+  saved = decoder_lib._apply, upsample.UPSAMPLERS['bilinear']
   if apply_fn is not None:
-    models.apply = apply_fn
+    decoder_lib._apply = apply_fn
   if bilinear is not None:
     upsample.UPSAMPLERS['bilinear'] = bilinear
   try:
     yield
   finally:
-    models.apply, upsample.UPSAMPLERS['bilinear'] = saved
+    decoder_lib._apply, upsample.UPSAMPLERS['bilinear'] = saved
 
 
 # name -> (patch kwargs, model overrides)

@@ -67,10 +67,10 @@ def optim_config() -> ml_collections.ConfigDict:
 
 def build(b: Bench, steps_per_call: int, **model_overrides):
   """Returns (chunk, state, batch, n_steps array, spec) for config `b`."""
-  spec = models.DecoderSpec.from_config(model_config(b, **model_overrides),
-                                        (b.size, b.size, 3))
-  tx = fit_lib.make_optimizer(optim_config(), 1000)
-  apply_fn = lambda p, z: models.apply(p, z, spec)
+  spec = models.make_model(model_config(b, **model_overrides),
+                           (b.size, b.size, 3))
+  tx = fit_lib.optimizer_from_config(optim_config(), 1000)
+  apply_fn = lambda p, z: spec.apply({'params': p}, z)
   step = fit_lib.make_step(apply_fn, lambda x, aux: x, losses.mse, tx,
                            fit_lib.FitOptions())
   chunk = jax.jit(fit_lib.make_chunk(step, steps_per_call), donate_argnums=(0,))

@@ -6,6 +6,16 @@ A config file's `get_config(arg)` takes a string such as `"cpu"` or
 
 import ml_collections
 
+from dd_jax import configurable
+from dd_jax import models
+from dd_jax.inverse import blur
+from dd_jax.inverse import cs
+from dd_jax.inverse import inpaint
+from dd_jax.inverse import mri
+from dd_jax.inverse import noise
+from dd_jax.inverse import operators
+from dd_jax.inverse import superres
+
 PRESETS = ('full', 'cpu', 'test')
 
 
@@ -43,87 +53,32 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
 
-  c.model = ml_collections.ConfigDict()
-  c.model.name = 'deep_decoder'
-  c.model.k = 128
-  c.model.depth = 6
-  c.model.channels = ()          # Optional per-layer widths (d + 1 entries).
-  c.model.upsample = 'bilinear'
-  c.model.upsample_first = True
-  c.model.norm_before_act = False
-  c.model.input_scale = 0.1
-  c.model.fused = True
-  # Ablation variants (dd_jax/models.py; defaults = the paper's model).
-  c.model.conv_size = 1          # p of the hidden p x p convs (odd)
-  c.model.factor = 2             # upsampling factor per layer
-  c.model.upsample_to_size = False  # exact per-layer sizes: any H x W
-  c.model.activation = 'relu'    # relu, leaky_relu, relu6, elu, sigmoid, swish
-  c.model.leaky_slope = 0.2
-  c.model.norm = True
-  c.model.affine = True          # learned gamma/beta
-  c.model.gamma_init = 'ones'    # ones | uniform (U(0, 1))
-  c.model.input_kind = 'uniform' # uniform | gaussian | meshgrid | image
-  c.model.gaussian_sigma = 0.5   # upsample='gaussian' width (input pixels)
-  c.model.transposed_depthwise = True  # upsample='transposed' weights
+  # The model's defaults live in DeepDecoder's fields (dd_jax/models/
+  # decoder.py documents each); k and depth are shortcuts for channels
+  # (k,) * (depth + 1), which channels (d + 1 widths) overrides when set.
+  c.model = ml_collections.ConfigDict(dict(
+      name='deep_decoder', k=128, depth=6, channels=()))
+  c.model.update(configurable.section(
+      models.DeepDecoder, exclude=('channels', 'out_channels', 'output_hw')))
 
+  # Inverse problem (dd_jax/inverse/): operator.name picks the operator; each
+  # family's arguments sit in the section named after it, with the defaults
+  # of its builder's signature. Noise: operator.noise (dd_jax/inverse/noise.py).
   c.operator = ml_collections.ConfigDict()
-  c.operator.name = 'identity'
-  c.operator.noise = 'gaussian'
-  c.operator.sigma = 25 / 255
-  c.operator.clip = True
-  c.operator.factor = 4          # downsample
-  c.operator.mask = 'random'     # mask: 'random', 'block' or a file
-  c.operator.observed = 0.5
-  c.operator.block = 0.25
-  # Inverse-problem operators and noise (dd_jax/operators.py, noise.py).
-  c.operator.normalize = 'observed'  # mask loss over observed | all pixels
-  c.operator.mask_text = 'Deep Decoder'  # mask='text'
-  c.operator.sr_kernel = 'lanczos2'  # downsample: lanczos2 | bicubic
-  c.operator.blur = 'gaussian'   # gaussian | box | motion | kernel file
-  c.operator.blur_sigma = 1.6
-  c.operator.blur_size = 0       # 0: 2 ceil(3 sigma) + 1 for gaussian
-  c.operator.motion_angle = 30.0
-  c.operator.boundary = 'circular'  # blur: circular | reflect | zero
-  c.operator.ratio = 4.0         # compressive sensing n / m
-  c.operator.cs_block = 1024
-  c.operator.cs_seed = 0
-  c.operator.mri_mask = 'random'  # random | equispaced | points | file
-  c.operator.accel = 4.0
-  c.operator.center = 0.08
-  c.operator.coils = 'synthetic:8'  # mri_multicoil: synthetic:J | maps.npy
-  c.operator.ops = ''            # compose: e.g. 'blur,downsample'
-  c.operator.peak = 30.0         # poisson noise
-  c.operator.amount = 0.1        # salt_pepper noise
+  c.operator.name = 'identity'   # see dd_jax.inverse.operators.OPERATORS
+  c.operator.noise = configurable.section(noise.add_noise)
+  c.operator.mask = configurable.section(inpaint.mask)
+  c.operator.downsample = configurable.section(superres.downsample)
+  c.operator.blur = configurable.section(blur.blur)
+  c.operator.cs = configurable.section(cs.gaussian)  # cs_gaussian, cs_conv
+  c.operator.mri = configurable.section(mri.multi_coil)  # mri, mri_multicoil
+  c.operator.compose = configurable.section(operators.compose_ops)
 
-  c.optim = ml_collections.ConfigDict()
-  c.optim.name = 'adam'
-  c.optim.lr = 0.01
-  c.optim.b1 = 0.9
-  c.optim.b2 = 0.999
-  c.optim.eps = 1e-8
-  c.optim.schedule = 'constant'  # constant | step | cosine | warmup_cosine
-  c.optim.decay_every = 500      # step schedule: lr * decay_rate^(i // every)
-  c.optim.decay_rate = 0.65
-  c.optim.warmup_steps = 100
-  c.optim.final_ratio = 0.0
-
-  c.fit = ml_collections.ConfigDict()
-  c.fit.steps = 1900
-  c.fit.log_every = 100
-  c.fit.loss = 'mse'
-  c.fit.best_iterate = True
-  c.fit.best_rel = 0.005
-  c.fit.jitter_std = 0.0
-  c.fit.jitter_decay_every = 100_000
-  c.fit.jitter_decay = 0.7
-  c.fit.ema = False              # DIP: EMA of outputs, reported separately
-  c.fit.ema_weight = 0.99
-  c.fit.rollback_db = 0.0        # DIP: 5.0 (roll back on a PSNR drop)
-  c.fit.stop = 'budget'          # budget | discrepancy | validation
-  c.fit.stop_sigma = 0.0         # discrepancy: sigma in 1/255 (0: known/MAD)
-  c.fit.stop_tau = 1.0           # discrepancy: stop at tau * sigma^2
-  c.fit.holdout = 0.05           # validation: held-out fraction
-  c.fit.patience = 5             # validation: checks without improvement
+  # optim and fit: the library's defaults and field docs live in
+  # fitting.make_optimizer and fitting.FitOptions / stopping.StopOptions.
+  from dd_jax import fitting
+  c.optim = fitting.optim_section()  # name, lr, schedule, b1, b2, eps, ...
+  c.fit = fitting.fit_section()  # steps, log_every, loss, best_iterate, ...
 
   c.data = ml_collections.ConfigDict()
   c.data.images = 'astronaut'    # files, a folder, or built-in names

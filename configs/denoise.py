@@ -1,4 +1,5 @@
-"""Denoising (paper sec. 4.1): Gaussian noise sigma = 25/255, clipped.
+"""Denoising (paper sec. 4.1): Gaussian noise sigma = 25/255, clipped
+(operator.noise.sigma, in [0, 1] units; the sigma arg is in 1/255 units).
 
 Full size (paper: 512x512 astronaut, k=128, d=6, 1900 steps; ~20 min here):
   python -m dd_jax.main --config=configs/denoise.py --workdir=runs/denoise
@@ -25,7 +26,7 @@ def get_config(arg=None):
   a = common.parse_arg(arg, sigma=25.0, k=0, fast=False)
   c = common.base_config(a.preset)
   c.operator.name = 'identity'
-  c.operator.sigma = a.sigma / 255
+  c.operator.noise.sigma = a.sigma / 255
   if a.k:
     c.model.k = a.k
   if a.fast:

@@ -9,25 +9,22 @@ rollback when the PSNR against the measurement drops by more than 5 dB.
 import ml_collections
 
 from configs import common
+from dd_jax import configurable
+from dd_jax import models
 
 
 def dip_config(preset: str) -> ml_collections.ConfigDict:
   c = common.base_config(preset)
   c.model.name = 'dip'
-  c.model.upsample = 'bilinear'
-  c.model.activation = 'leaky_relu'
-  c.model.leaky_slope = 0.2
-  c.model.input_scale = 0.1
-  c.model.dip = ml_collections.ConfigDict()
-  c.model.dip.scales = 5
-  c.model.dip.input_channels = 32
-  c.model.dip.channels_down = (128,) * 5
-  c.model.dip.channels_up = (128,) * 5
-  c.model.dip.channels_skip = (4,) * 5
-  c.model.dip.filter_down = 3
-  c.model.dip.filter_up = 3
-  c.model.dip.filter_skip = 1
-  c.model.dip.need_1x1_up = True
+  # Dip's defaults live in its fields (dd_jax/models/dip.py); upsample,
+  # activation, leaky_slope, input_scale, input_kind are shared with the deep
+  # decoder's section, the rest are in model.dip (scales = number of widths).
+  dip = configurable.defaults(models.Dip, exclude=('out_channels',
+                                                    'output_hw'))
+  for name in models.DIP_SHARED:
+    c.model[name] = dip.pop(name)
+  c.model.dip = ml_collections.ConfigDict(dict(
+      scales=len(dip['channels_down']), **dip))
 
   c.optim.lr = 0.01
   c.fit.best_iterate = False

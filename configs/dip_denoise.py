@@ -18,5 +18,5 @@ def get_config(arg=None):
   a = common.parse_arg(arg, sigma=25.0)
   c = dip_common.dip_config(a.preset)
   c.operator.name = 'identity'
-  c.operator.sigma = a.sigma / 255
+  c.operator.noise.sigma = a.sigma / 255
   return c

@@ -16,8 +16,8 @@ def get_config(arg=None):
   a = common.parse_arg(arg, factor=4)
   c = dip_common.dip_config(a.preset)
   c.operator.name = 'downsample'
-  c.operator.factor = a.factor
-  c.operator.noise = 'none'
+  c.operator.downsample.factor = a.factor
+  c.operator.noise.name = 'none'
   c.fit.jitter_std = 0.05 if a.factor >= 8 else 0.03
   c.fit.rollback_db = 0.0
   c.fit.steps = {'full': 4000 if a.factor >= 8 else 2000, 'cpu': 1000,

@@ -1,8 +1,10 @@
 """Inpainting (paper sec. 4.3): y = x * mask, no noise.
 
-Defaults: 50% of pixels observed at random. The reference's text mask:
+Defaults: 50% of pixels observed at random (operator.mask.kind=random,
+operator.mask.observed=0.5; also block, text or a mask file). The reference's
+text mask:
   --config.data.images=../shared/images/poster.png \
-  --config.operator.mask=../shared/images/mask.png
+  --config.operator.mask.kind=../shared/images/mask.png
 (the reference fitted that with k=256, lr .0025, jitter .005 decaying every 500
 steps, 40000 steps).
 
@@ -18,9 +20,9 @@ def get_config(arg=None):
   a = common.parse_arg(arg, observed=0.5, k=0)
   c = common.base_config(a.preset)
   c.operator.name = 'mask'
-  c.operator.noise = 'none'
-  c.operator.mask = 'random'
-  c.operator.observed = a.observed
+  c.operator.noise.name = 'none'
+  c.operator.mask.kind = 'random'
+  c.operator.mask.observed = a.observed
   c.fit.steps = {'full': 5000, 'cpu': 1500, 'test': 20}[a.preset]
   if a.k:
     c.model.k = a.k

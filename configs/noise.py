@@ -1,5 +1,6 @@
-"""Denoising under other noise models: poisson (peak photons at 1.0),
-salt_pepper (fraction amount), gaussian (sigma, 1/255 units).
+"""Denoising under other noise models (operator.noise.name): poisson
+(operator.noise.peak photons at 1.0), salt_pepper (fraction
+operator.noise.amount), gaussian (sigma; the arg is in 1/255 units).
 
   python -m dd_jax.main --config=configs/noise.py:cpu,noise=poisson,peak=10 \
     --workdir=runs/poisson
@@ -18,10 +19,10 @@ def get_config(arg=None):
                        sigma=25.0, loss='', k=0)
   c = common.base_config(a.preset)
   c.operator.name = 'identity'
-  c.operator.noise = a.noise
-  c.operator.peak = a.peak
-  c.operator.amount = a.amount
-  c.operator.sigma = a.sigma / 255
+  c.operator.noise.name = a.noise
+  c.operator.noise.peak = a.peak
+  c.operator.noise.amount = a.amount
+  c.operator.noise.sigma = a.sigma / 255
   c.fit.loss = a.loss or ('l1' if a.noise == 'salt_pepper' else 'mse')
   if a.k:
     c.model.k = a.k

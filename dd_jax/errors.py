@@ -52,11 +52,14 @@ def parse_flags(argv):
 def _last_line(e: Exception) -> str:
   """The message a user can act on from a (possibly chained) flags error."""
   if isinstance(e, (KeyError, AttributeError)):
-    key = str(e).strip('"\' ').split("'")[0]
+    import re
+    key = (re.findall(r'\w+', str(e)) or ['?'])[0]  # 'x' or x is not a ...
+    guess = re.search(r'Did you mean "(\w+)"', str(e))
     given = [a for a in sys.argv[1:] if a.startswith('--config.')
              and key in a.split('=')[0].split('.')]
     return (f'unknown config field {key!r}'
             + (f' in {given[0]}' if given else '')
+            + (f' (did you mean {guess.group(1)!r}?)' if guess else '')
             + '; the config file lists the fields it has.')
   lines = [l.strip() for l in str(e).splitlines() if l.strip()]
   for line in reversed(lines):

@@ -17,6 +17,7 @@ from ml_collections import config_flags
 
 import configs
 from dd_jax import run as run_lib
+from dd_jax.io import progress
 from dd_jax.errors import flag_errors_exit, parse_flags, user_errors_exit
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__),
@@ -39,7 +40,8 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', -1,
 
 
 def main(argv):
-  logging.set_verbosity(logging.WARNING)
+  logging.set_verbosity(logging.WARNING)  # Other libraries' INFO lines.
+  progress.log_to_terminal()  # dd_jax's INFO lines, plain, on stdout.
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   with user_errors_exit():

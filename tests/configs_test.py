@@ -49,8 +49,8 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual((c.model.k, c.model.depth, c.data.size), (128, 6, 512))
     self.assertGreaterEqual(c.fit.steps, 1900)
     self.assertEqual(c.optim.lr, 0.01)
-    spec = models.DecoderSpec.from_config(c.model, (512, 512, 3))
-    self.assertEqual(models.num_params(spec), 100_224)
+    spec = models.make_model(c.model, (512, 512, 3))
+    self.assertEqual(spec.num_params(), 100_224)
 
   def test_denoise_fast_schedule(self):
     """fast=true: warm-up to lr 0.03, cosine to 0.03x, 1000 of 1900 steps."""
@@ -58,7 +58,7 @@ class ConfigsTest(parameterized.TestCase):
     module = load(os.path.join(REPO, 'configs', 'denoise.py'))
     c = module.get_config('full,fast=true')
     self.assertEqual((c.fit.steps, c.optim.warmup_steps), (1000, 50))
-    lr = fit.make_schedule(c.optim, c.fit.steps)
+    lr = fit.schedule_from_config(c.optim, c.fit.steps)
     self.assertAlmostEqual(float(lr(0)), 0.0)
     self.assertAlmostEqual(float(lr(50)), 0.03, places=6)
     self.assertAlmostEqual(float(lr(1000)), 0.0009, places=6)
@@ -66,7 +66,7 @@ class ConfigsTest(parameterized.TestCase):
     for preset in ('cpu', 'test'):
       c = module.get_config(f'{preset},fast=true')
       self.assertLessEqual(c.optim.warmup_steps, c.fit.steps // 10)
-      self.assertGreater(float(fit.make_schedule(c.optim, c.fit.steps)(
+      self.assertGreater(float(fit.schedule_from_config(c.optim, c.fit.steps)(
           c.optim.warmup_steps)), 0.029)
 
   def test_arg_parsing(self):

@@ -1,4 +1,4 @@
-"""Experiment helpers: tables, progress, fit_images == run.run, configs."""
+"""Experiment helpers: tables, progress, engine == run.run, configs, launchers."""
 
 import csv
 import importlib
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from configs import common
-from dd_jax import experiment as ex
-from dd_jax import run as run_lib
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax.errors import UserError
 from tests.conftest import REPO
 
@@ -27,8 +27,8 @@ EXPERIMENTS = ('table1', 'fig1_compression', 'fig4_fit_noise',
 def test_write_table_csv_and_markdown(tmp_path):
   rows = [{'image': 'a', 'PSNR': 30.123, 'SSIM': 0.91234},
           {'image': 'b', 'PSNR': 28.0, 'extra': 'x'}]
-  rows.append(ex.mean_row(rows, 'image', 'mean', ['PSNR', 'SSIM']))
-  md = ex.write_table(rows, str(tmp_path), 't', title='T')
+  rows.append(tables.mean_row(rows, 'image', 'mean', ['PSNR', 'SSIM']))
+  md = tables.write_table(rows, str(tmp_path), 't', title='T')
   with open(tmp_path / 't.csv') as f:
     back = list(csv.DictReader(f))
   assert [r['image'] for r in back] == ['a', 'b', 'mean']
@@ -44,7 +44,7 @@ def test_write_table_csv_and_markdown(tmp_path):
 
 def test_progress_counts_and_eta():
   out = io.StringIO()
-  bar = ex.Progress(200, 'x', stream=out)
+  bar = progress.Progress(200, 'x', stream=out)
   bar.update(50)
   assert '25.0%' in out.getvalue() and '50/200' in out.getvalue()
   bar.update(1000)  # Clamped.
@@ -58,22 +58,6 @@ def _tiny(images='astronaut,camera,coffee'):
   c.model.depth, c.model.k = 2, 8
   c.fit.steps, c.fit.log_every = 4, 2
   return c
-
-
-def test_fit_images_matches_run(tmp_path):
-  """Same keys, grouping and measurements as the CLI's run()."""
-  c = _tiny('astronaut,camera')
-  summary = run_lib.run(c, str(tmp_path / 'wd'))
-  names, clean = ex.load_images(c.data, 2)
-  recs = ex.fit_images(c, names, clean)
-  for rec in recs:
-    want = summary['images'][rec['name']]
-    assert rec['psnr'] == pytest.approx(want['psnr_restored'], abs=1e-4)
-    assert rec['ssim'] == pytest.approx(want['ssim_restored'], abs=1e-4)
-    assert rec['psnr_corrupted'] == pytest.approx(want['psnr_corrupted'],
-                                                  abs=1e-4)
-    assert rec['restored'].shape == rec['clean'].shape == (16, 16, 3)
-    assert len(rec['history'][0]) == 2
 
 
 @pytest.mark.parametrize('name', EXPERIMENTS)

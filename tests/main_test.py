@@ -85,6 +85,9 @@ class MainTest(absltest.TestCase):
     cases = [
         ('--config.data.images=/nonexistent/x.png', 'not found'),
         ('--config.operator.name=no_such_op', 'Unknown operator.name'),
+        ('--config.operator.observed=0.3', "unknown config field 'observed'"),
+        ('--config.operator.mask.observd=0.3',
+         "unknown config field 'observd'"),
         ('--config.optim.name=adamm', 'Unknown optim.name'),
         ('--config.model.kk=3', "unknown config field 'kk'"),
         ('--config.model.k=abc', 'invalid literal'),

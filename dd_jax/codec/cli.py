@@ -191,9 +191,8 @@ def compress(args) -> int:
   chosen = None
   for attempt in range(3):
     spec = C.codec_spec(image.shape, k, depth)
-    from dd_jax import models
     _say(f'{args.image}: {h}x{w}x{c}, fitting k={k} d={depth} '
-         f'({models.num_params(spec):,} weights), {args.steps} steps',
+         f'({spec.num_params():,} weights), {args.steps} steps',
          args.quiet)
     params = C.fit_image(image, spec, seed=args.seed, steps=args.steps,
                          lr=args.lr, log_every=max(args.steps // 5, 1),
@@ -207,7 +206,7 @@ def compress(args) -> int:
         chosen = max(fits, key=lambda cd: cd[1])
         break
       smallest = min(cd[0] for cd in cands)
-      new_k = C.k_for_params(models.num_params(spec) * budget / smallest * 0.9,
+      new_k = C.k_for_params(spec.num_params() * budget / smallest * 0.9,
                              depth, c)
       if new_k >= k:
         new_k = k - 1

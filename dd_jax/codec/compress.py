@@ -1,13 +1,13 @@
 """The deep decoder as an image codec: fit, quantize, serialize, decode.
 
-    spec = codec_spec((256, 256, 3), k=32)
-    params = fit_image(image, spec, seed=0, steps=2000)
+    spec = codec_spec((256, 256, 3), k=32)           # a models.DeepDecoder
+    params = fit_image(image, spec, seed=0, steps=2000)  # its 'params'
     bits = [6] * num_tensors(spec)                    # or allocate_bits(...)
     data = encode(params, spec, seed=0, bits=bits)    # the .ddz bytes
     image = decode(data)                              # [H, W, C] float32
 
 The input B0 is regenerated from the stored seed exactly as `fit.init_state`
-makes it (key -> split(key, 3)[1] -> models.init_input), so it costs no bits.
+makes it (key -> split(key, 3)[1] -> model.init_input), so it costs no bits.
 
 File format, version 1 (little-endian):
 
@@ -45,6 +45,7 @@ import struct
 import zlib
 from typing import Any, Sequence
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,7 +75,7 @@ def auto_depth(hw: Sequence[int], max_depth: int = 6, min_input: int = 8):
 
 
 def codec_spec(image_shape: Sequence[int], k: int, depth: int = 0,
-               upsample: str = 'bilinear') -> models.DecoderSpec:
+               upsample: str = 'bilinear') -> models.DeepDecoder:
   """A decoder spec for an `[H, W, C]` image (output padded to fit the depth)."""
   if k < 1 or k > 65535:
     raise UserError(f'k must be in 1..65535, got {k}.')
@@ -83,7 +84,7 @@ def codec_spec(image_shape: Sequence[int], k: int, depth: int = 0,
   if upsample not in UPSAMPLE_IDS:
     raise UserError(f'Unknown upsampling {upsample!r}; choose one of '
                     f'{sorted(UPSAMPLE_IDS)}.')
-  return models.DecoderSpec(channels=(int(k),) * (depth + 1),
+  return models.DeepDecoder(channels=(int(k),) * (depth + 1),
                             out_channels=int(c),
                             output_hw=padded_hw((h, w), depth, upsample),
                             upsample=upsample)
@@ -96,46 +97,48 @@ def k_for_params(n: float, depth: int, out_channels: int) -> int:
 
 
 def flatten(params) -> list[np.ndarray]:
-  """Tensors in file order: hidden[i].w, .gamma, .beta, then out.w."""
-  out = []
-  for layer in params['hidden']:
-    out += [layer['w'], layer['gamma'], layer['beta']]
-  out.append(params['out']['w'])
-  return [np.asarray(t, np.float32) for t in out]
+  """Tensors in file order: hidden[i].w, .gamma, .beta, then out.w.
+
+  params: the decoder's 'params' collection ({'layer_i': ..., 'out': ...}).
+  """
+  return [np.asarray(t, np.float32) for t in flatten_jax(params)]
 
 
-def tensor_names(spec: models.DecoderSpec) -> list[str]:
+def tensor_names(spec: models.DeepDecoder) -> list[str]:
   names = []
   for i in range(spec.depth):
     names += [f'hidden{i}.w', f'hidden{i}.gamma', f'hidden{i}.beta']
   return names + ['out.w']
 
 
-def tensor_shapes(spec: models.DecoderSpec) -> list[tuple[int, ...]]:
+def tensor_shapes(spec: models.DeepDecoder) -> list[tuple[int, ...]]:
   shapes, ks = [], spec.channels
   for i in range(spec.depth):
     shapes += [(ks[i], ks[i + 1]), (ks[i + 1],), (ks[i + 1],)]
   return shapes + [(ks[-1], spec.out_channels)]
 
 
-def num_tensors(spec: models.DecoderSpec) -> int:
+def num_tensors(spec: models.DeepDecoder) -> int:
   return 3 * spec.depth + 1
 
 
-def unflatten(tensors: Sequence[Any], spec: models.DecoderSpec):
-  hidden = [{'w': tensors[3 * i], 'gamma': tensors[3 * i + 1],
-             'beta': tensors[3 * i + 2]} for i in range(spec.depth)]
-  return {'hidden': hidden, 'out': {'w': tensors[-1]}}
+def unflatten(tensors: Sequence[Any], spec: models.DeepDecoder):
+  """The 'params' collection of tensors in file order (`flatten`'s inverse)."""
+  params = {f'layer_{i}': {'w': tensors[3 * i], 'gamma': tensors[3 * i + 1],
+                           'beta': tensors[3 * i + 2]}
+            for i in range(spec.depth)}
+  params['out'] = {'w': tensors[-1]}
+  return params
 
 
-def input_for_seed(seed: int, spec: models.DecoderSpec) -> jax.Array:
+def input_for_seed(seed: int, spec: models.DeepDecoder) -> jax.Array:
   """B0 exactly as fit.init_state draws it from the key of `seed`."""
   key = jax.random.key(seed, impl='threefry2x32')
-  return models.init_input(jax.random.split(key, 3)[1], spec)
+  return spec.init_input(jax.random.split(key, 3)[1])
 
 
 # ------------------------------------------------------------------- fitting
-def fit_image(image: np.ndarray, spec: models.DecoderSpec, *, seed: int = 0,
+def fit_image(image: np.ndarray, spec: models.DeepDecoder, *, seed: int = 0,
               steps: int = 2000, lr: float = 0.01, schedule: str = 'cosine',
               log_every: int = 0, verbose: bool = False):
   """Fits the decoder to the clean `[H, W, C]` image; returns best params.
@@ -156,16 +159,16 @@ def fit_image(image: np.ndarray, spec: models.DecoderSpec, *, seed: int = 0,
                        jnp.asarray(image)[None], {}, optim_cfg=optim,
                        fit_cfg=fitc, verbose=verbose)
   if not result.alive[0]:
-    print('[compress] the fit hit a non-finite loss; keeping its best '
-          'iterate. Lower --lr.', flush=True)
+    logging.warning('[compress] the fit hit a non-finite loss; keeping its '
+                    'best iterate. Lower --lr.')
   return jax.tree.map(lambda a: np.asarray(a[0]), result.best_params)
 
 
 @functools.lru_cache(maxsize=16)
-def make_render(spec: models.DecoderSpec, hw: tuple[int, int]):
+def make_render(spec: models.DeepDecoder, hw: tuple[int, int]):
   """A jitted `render(params, z) -> [H, W, C]` cropped to the image."""
   h, w = hw
-  return jax.jit(lambda p, z: models.apply(p, z, spec)[:h, :w])
+  return jax.jit(lambda p, z: spec.apply({'params': p}, z)[:h, :w])
 
 
 # --------------------------------------------------------------- quantizing
@@ -230,13 +233,13 @@ def quantize_params(params, spec, bits: Sequence[int]):
 
 
 # ------------------------------------------------------------ serialization
-def _flags(spec: models.DecoderSpec) -> int:
+def _flags(spec: models.DeepDecoder) -> int:
   return (int(spec.upsample_first) | int(spec.norm_before_act) << 1
           | UPSAMPLE_IDS[spec.upsample] << 2
           | int(bool(jax.config.jax_threefry_partitionable)) << 4)
 
 
-def encode(params, spec: models.DecoderSpec, *, seed: int,
+def encode(params, spec: models.DeepDecoder, *, seed: int,
            bits: Sequence[int], image_hw: Sequence[int] | None = None,
            coder: str = 'auto') -> bytes:
   """The .ddz bytes of `params` quantized at `bits` (one depth per tensor)."""
@@ -267,7 +270,7 @@ def encode(params, spec: models.DecoderSpec, *, seed: int,
 
 @dataclasses.dataclass
 class Decoded:
-  spec: models.DecoderSpec
+  spec: models.DeepDecoder
   image_hw: tuple[int, int]
   seed: int
   coder: str
@@ -313,7 +316,7 @@ def parse(data: bytes) -> Decoded:
   channels = r.take(f'<{depth + 1}H')
   h, w, input_scale, seed = r.take('<HHfI')
   upsample = {v: k for k, v in UPSAMPLE_IDS.items()}[(flags >> 2) & 3]
-  spec = models.DecoderSpec(
+  spec = models.DeepDecoder(
       channels=tuple(channels), out_channels=out_c,
       output_hw=padded_hw((h, w), depth, upsample), upsample=upsample,
       upsample_first=bool(flags & 1), norm_before_act=bool(flags & 2),
@@ -351,7 +354,7 @@ def decode(data: bytes) -> np.ndarray:
 
 
 # ---------------------------------------------------------- bit allocation
-def sensitivities(params, spec: models.DecoderSpec, z, *, probe_bits: int = 6,
+def sensitivities(params, spec: models.DeepDecoder, z, *, probe_bits: int = 6,
                   draws: int = 4, seed: int = 1) -> np.ndarray:
   """a_t = E ||G(w + e_t) - G(w)||^2_mean / sigma_t^2 per tensor (appendix B).
 
@@ -359,7 +362,7 @@ def sensitivities(params, spec: models.DecoderSpec, z, *, probe_bits: int = 6,
   probe_bits-bit quantization of t. Quantizing t at b bits then adds about
   a_t * step_t(b)^2 / 12 to the MSE.
   """
-  render = jax.jit(lambda p, z: models.apply(p, z, spec))
+  render = jax.jit(lambda p, z: spec.apply({'params': p}, z))
   base = render(params, z)
   tensors = flatten(params)
   rng = np.random.default_rng(seed)
@@ -377,7 +380,7 @@ def sensitivities(params, spec: models.DecoderSpec, z, *, probe_bits: int = 6,
   return np.asarray(out)
 
 
-def allocate_bits(params, spec: models.DecoderSpec, sens: np.ndarray,
+def allocate_bits(params, spec: models.DeepDecoder, sens: np.ndarray,
                   mean_bits: float, *, min_bits: int = 2,
                   max_bits: int = 12) -> list[int]:
   """Greedy per-tensor depths with sum n_t b_t <= mean_bits * N.
@@ -429,8 +432,9 @@ def finetune_quantized(params, spec, image: np.ndarray, bits: Sequence[int],
   bits = tuple(int(b) for b in bits)
 
   def qapply(p, z):
-    return models.apply(unflatten([_fake_quant(t, b) for t, b in
-                                   zip(flatten_jax(p), bits)], spec), z, spec)
+    return spec.apply({'params': unflatten([_fake_quant(t, b) for t, b in
+                                            zip(flatten_jax(p), bits)], spec)},
+                      z)
 
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
   step = fit_lib.make_step(qapply, lambda x, aux: x[:h, :w],
@@ -450,7 +454,10 @@ def finetune_quantized(params, spec, image: np.ndarray, bits: Sequence[int],
 
 
 def flatten_jax(params) -> list:
+  """`flatten` without the conversion to numpy (traceable)."""
+  depth = sum(1 for name in params if name.startswith('layer_'))
   out = []
-  for layer in params['hidden']:
+  for i in range(depth):
+    layer = params[f'layer_{i}']
     out += [layer['w'], layer['gamma'], layer['beta']]
   return out + [params['out']['w']]

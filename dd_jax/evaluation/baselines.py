@@ -5,6 +5,8 @@
   inpaint_biharmonic(y, mask)            scikit-image's biharmonic inpainting
   wavelet_keep_n(x, n, 'bior4.4')        keep the n largest wavelet coefficients
   wavelet_reference(x, n)                the deep decoder paper's Haar baseline
+  least_squares(op, y, aux)              CG on the normal equations, any operator
+                                         (jax, jit/vmap-able)
 
 Looked up by name in `DENOISERS`, `UPSAMPLERS`, `INPAINTERS` and
 `WAVELET_CODERS`. The
@@ -15,6 +17,8 @@ imported on first use and a missing one raises a UserError naming it.
 from typing import Callable
 import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from dd_jax.errors import UserError
@@ -84,6 +88,17 @@ def inpaint_biharmonic(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 INPAINTERS = {'biharmonic': inpaint_biharmonic}
+
+
+# ------------------------------------------------------ any linear operator
+def least_squares(op, y, aux, *, iters: int = 100, damping: float = 1e-3):
+  """argmin ||A x - y||^2 + damping ||x||^2 for an `inverse.base.Operator`,
+  by conjugate gradients on the normal equations from x = 0 (the min-norm
+  solution as damping -> 0). Pure jax: jit and vmap it."""
+  ata = lambda v: op.adjoint(op.forward(v, aux), aux) + damping * v
+  x, _ = jax.scipy.sparse.linalg.cg(ata, op.adjoint(y, aux),
+                                    x0=jnp.zeros(op.image_shape), maxiter=iters)
+  return x
 
 
 # --------------------------------------------------------------- compression

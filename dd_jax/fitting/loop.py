@@ -1,20 +1,30 @@
 """The host loop of a fit: compiled chunks between log steps, records, result.
 
     result = fit(keys, model, forward_fn, ys, auxs, optim_cfg=..., fit_cfg=...)
+
+The fit step is compiled once, ahead of the first call, and its compile time
+is reported apart from the fit's (steps/s and ETA exclude it). Between log
+steps the compiled chunk runs in sub-chunks of about `progress_s` seconds
+each (its step count is a traced argument, so they share that compilation)
+to show progress; records are still made exactly every fit.log_every steps,
+and the steps run are the same, in the same order.
 """
 
 import dataclasses
+import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dd_jax.evaluation import metrics
 from dd_jax.errors import UserError
-from dd_jax.fitting.optim import make_optimizer
-from dd_jax.fitting.step import fit_options, init_state, make_chunk, make_step
+from dd_jax.fitting.optim import optimizer_from_config
+from dd_jax.fitting.step import (FitOptions, fit_options, init_state,
+                                 make_chunk, make_step)
 
 
 @dataclasses.dataclass
@@ -26,9 +36,10 @@ class FitResult:
   losses: np.ndarray       # [N, steps] training loss per step (NaN if stopped)
   history: list[dict]      # one record per log step
   alive: np.ndarray        # [N] False where the loss went non-finite
-  seconds: float
+  seconds: float           # the fit after compiling (compile_s apart)
   ema: np.ndarray | None = None  # [N, H, W, C] EMA of outputs (fit.ema)
   stop_steps: np.ndarray | None = None  # [N] step a stopper fired, -1: none
+  compile_s: float = 0.0   # compiling the fit step and its evaluation
 
 
 def format_duration(seconds: float) -> str:
@@ -38,30 +49,74 @@ def format_duration(seconds: float) -> str:
   return f'{h}h{m:02d}m' if h else f'{m}m{s:02d}s'
 
 
+class _Progress:
+  """The progress between log steps: a `\\r` bar on a TTY stderr, else a log
+  line when nothing was logged for `log_s` seconds."""
+
+  def __init__(self, steps: int, enabled: bool, clock, log_s: float):
+    self.steps, self.enabled = steps, enabled
+    self.clock, self.log_s = clock, log_s
+    self.tty = enabled and sys.stderr.isatty()
+    self.shown = False
+    self.last = clock()
+
+  def update(self, done: int, rate: float):
+    if not self.enabled:
+      return
+    eta = format_duration((self.steps - done) / rate) if rate > 0 else '?'
+    text = f'{done}/{self.steps} steps | {rate:.1f} steps/s | ETA {eta}'
+    if self.tty:
+      filled = int(30 * done / self.steps)
+      sys.stderr.write(f'\r[fit] [{"#" * filled}{"." * (30 - filled)}] {text}'
+                       '\033[K')
+      sys.stderr.flush()
+      self.shown = True
+    elif self.clock() - self.last >= self.log_s:
+      self.log('[fit] %s', text)
+
+  def log(self, msg: str, *args, log_fn=logging.info):
+    """A log line (the bar, if shown, is cleared first)."""
+    if self.shown:
+      sys.stderr.write('\r\033[K')
+      sys.stderr.flush()
+      self.shown = False
+    log_fn(msg, *args)
+    self.last = self.clock()
+
+
 def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
         optim_cfg, fit_cfg, clean=None, loss_fn=None, callback=None,
         verbose: bool = True, chunk_fn=None, weights=None,
-        stopper=None) -> FitResult:
+        stopper=None, progress_s: float = 2.0, progress_log_s: float = 20.0,
+        clock: Callable[[], float] = time.perf_counter) -> FitResult:
   """Fits one decoder per image to measurements `ys [N, ...]`.
 
   keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
     images together or one by one with the same keys gives the same result.
+  optim_cfg: the `optim` section (make_optimizer's keyword arguments).
+  fit_cfg: the `fit` section or a FitOptions (its stopping fields are the
+    stopper's, see stopping.make_stopper).
   clean: optional `[N, H, W, C]` ground truth, used only for reporting PSNR.
   callback: called with each log record (a dict) as it is made.
+  verbose: log the compile, a line per log step and the progress between.
   chunk_fn: optional wrapper `chunk_fn(chunk) -> chunk` (e.g. sharding).
   weights: optional `[N, ...]` loss weights (1 = observed), see losses.py.
   stopper: optional dd_jax.stopping rule, updated with the current outputs
-    after every chunk; its stop steps and chosen iterates are returned.
+    after every log step; its stop steps and chosen iterates are returned.
+  progress_s: the target seconds of one compiled call between log steps
+    (at least one step); progress_log_s: off a TTY, the seconds without a
+    log line after which a progress line is logged.
+  clock: a monotonic clock in seconds, for the times reported.
   """
   from dd_jax.inverse import losses as losses_lib
-  loss_fn = loss_fn or losses_lib.get_loss(fit_cfg.get('loss', 'mse'))
-  steps, log_every = int(fit_cfg.steps), int(fit_cfg.get('log_every', 100))
+  opts = fit_cfg if isinstance(fit_cfg, FitOptions) else fit_options(fit_cfg)
+  loss_fn = loss_fn or losses_lib.get_loss(opts.loss)
+  steps, log_every = int(opts.steps), int(opts.log_every)
   if steps < 1 or log_every < 1:
     raise UserError('fit.steps and fit.log_every must be positive.')
   log_every = min(log_every, steps)
-  opts = fit_options(fit_cfg)
-  tx = make_optimizer(optim_cfg, steps)
-  apply_fn = spec.apply
+  tx = optimizer_from_config(optim_cfg, steps)
+  apply_fn = lambda params, z: spec.apply({'params': params}, z)
   step = make_step(apply_fn, forward_fn, loss_fn, tx, opts)
   chunk = make_chunk(step, log_every)
   if chunk_fn is not None:
@@ -91,64 +146,107 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     return jax.vmap(metrics.psnr)(ema, clean)
 
   clean_j = None if clean is None else jnp.asarray(clean)
+  has_ema = 'ema' in state.extras
+  progress = _Progress(steps, verbose, clock, progress_log_s)
+  # Sub-chunks are sized from this process's timing: with several processes
+  # every one must make the same calls, so they run whole chunks there.
+  split = (verbose and progress_s is not None and progress_s > 0
+           and jax.process_count() == 1)
+
+  # Compile ahead of the first call, so that the fit's time excludes it.
+  t0 = clock()
+  if verbose:
+    shape = jax.eval_shape(jax.vmap(apply_fn), state.params, zs).shape
+    progress.log('[fit] compiling the fit step for %d image(s) %s ...', n,
+                 'x'.join(str(d) for d in shape[1:]))
+  n_arg = jnp.asarray(log_every, jnp.int32)
+  compiled = chunk.lower(state, batch, n_arg).compile()
+  out = compiled.output_shardings[0]
+  if jax.tree.leaves(out) != jax.tree.leaves(compiled.input_shardings[0][0]):
+    # The chunk returns the state laid out otherwise (e.g. sharded): start
+    # from that layout, so that every call and evaluation takes the same.
+    state = jax.device_put(state, out)
+    compiled = chunk.lower(state, batch, n_arg).compile()
+  chunk = compiled
+  evaluate = evaluate.lower(state, zs, clean_j).compile()
+  if has_ema and clean_j is not None:
+    psnr_ema = psnr_ema.lower(state.extras['ema'], clean_j).compile()
+  if stopper is not None:
+    current_fn = current_fn.lower(state.params, zs).compile()
+  compile_s = clock() - t0
+  if verbose:
+    progress.log('[fit] compiled in %.1f s', compile_s)
+
   all_losses = np.full((n, steps), np.nan, np.float32)
   history, done, alive_prev = [], 0, np.ones(n, bool)
-  t_start = time.time()
-  t_compiled = None
+  t_fit = clock()
+  run_s = 0.0  # Seconds inside chunk calls, for sizing them.
   while done < steps:
     todo = min(log_every, steps - done)
-    state, losses = chunk(state, batch, jnp.asarray(todo, jnp.int32))
-    losses = np.asarray(losses)
-    if t_compiled is None:
-      t_compiled = time.time()
-      first_chunk = todo
-    all_losses[:, done:done + todo] = losses[:, :todo]
+    part = 0
+    while part < todo:
+      m = todo - part
+      if split:
+        m = 1 if done + part == 0 or run_s <= 0 else min(
+            m, max(1, int(progress_s * (done + part) / run_s)))
+      t_call = clock()
+      state, losses = chunk(state, batch, jnp.asarray(m, jnp.int32))
+      losses = np.asarray(losses)
+      run_s += clock() - t_call
+      all_losses[:, done + part:done + part + m] = losses[:, :m]
+      part += m
+      if part < todo:
+        progress.update(done + part, (done + part) / (clock() - t_fit))
     done += todo
-    _, psnr_cur, psnr_out = evaluate(state, batch['z'], clean_j)
+    _, psnr_cur, psnr_out = evaluate(state, zs, clean_j)
     alive = np.asarray(state.alive)
-    now = time.time()
-    rate = ((done - first_chunk) / (now - t_compiled)
-            if done > first_chunk else first_chunk / (now - t_start))
-    record = {'step': done, 'loss': [float(v) for v in losses[:, todo - 1]],
-              'steps_per_s': rate, 'elapsed_s': now - t_start}
+    fit_s = clock() - t_fit
+    rate = done / fit_s if fit_s > 0 else float('inf')
+    record = {'step': done, 'loss': [float(v) for v in all_losses[:, done - 1]],
+              'steps_per_s': rate, 'elapsed_s': fit_s}
+    if not history:
+      record['compile_s'] = compile_s
     if psnr_out is not None:
       record['psnr'] = [float(v) for v in np.asarray(psnr_out)]
       record['psnr_current'] = [float(v) for v in np.asarray(psnr_cur)]
-      if state.ema is not None:
-        record['psnr_ema'] = [float(v) for v in
-                              np.asarray(psnr_ema(state.ema, clean_j))]
+      if has_ema:
+        record['psnr_ema'] = [float(v) for v in np.asarray(
+            psnr_ema(state.extras['ema'], clean_j))]
     history.append(record)
     for i in np.flatnonzero(alive_prev & ~alive):
-      print(f'[fit] image {i}: non-finite loss by step {done}; its fit '
-            f'stopped there and keeps its best iterate. Lower optim.lr.',
-            flush=True)
+      progress.log('[fit] image %d: non-finite loss by step %d; its fit '
+                   'stopped there and keeps its best iterate. Lower optim.lr.',
+                   i, done, log_fn=logging.warning)
     alive_prev = alive
     if callback is not None:
       callback(record)
     if verbose:
       eta = (steps - done) / rate if rate > 0 else 0.0
-      msg = (f'step {done:>6}/{steps} | loss {np.nanmean(losses[:, todo - 1]):.3e}')
+      msg = (f'step {done:>6}/{steps} | loss '
+             f'{np.nanmean(all_losses[:, done - 1]):.3e}')
       if psnr_out is not None:
         msg += (f' | psnr {np.mean(record["psnr"]):.2f} dB '
                 f'(current {np.mean(record["psnr_current"]):.2f})')
         if 'psnr_ema' in record:
           msg += f' | ema {np.mean(record["psnr_ema"]):.2f} dB'
       msg += f' | {rate:.1f} steps/s | ETA {format_duration(eta)}'
-      print(msg, flush=True)
+      progress.log('%s', msg)
     if stopper is not None:
-      stopper.update(done, current_fn(state.params, batch['z']))
+      stopper.update(done, current_fn(state.params, zs))
       if stopper.halt and stopper.all_stopped:
-        print(f'[fit] every image stopped by step {done}.', flush=True)
+        progress.log('[fit] every image stopped by step %d.', done)
         break
 
-  restored, _, _ = evaluate(state, batch['z'], None)
+  restored = np.asarray(evaluate(state, zs, clean_j)[0])
   if stopper is not None:
-    restored = stopper.finalize(np.asarray(restored))
+    restored = stopper.finalize(restored)
+  ema = state.extras.get('ema')
   return FitResult(
       params=jax.device_get(state.params),
       best_params=jax.device_get(state.best_params),
-      inputs=np.asarray(zs), restored=np.asarray(restored),
+      inputs=np.asarray(zs), restored=restored,
       losses=all_losses, history=history, alive=np.asarray(state.alive),
-      seconds=time.time() - t_start,
-      ema=None if state.ema is None else np.asarray(state.ema),
-      stop_steps=None if stopper is None else stopper.stop_steps)
+      seconds=clock() - t_fit,
+      ema=None if ema is None else np.asarray(ema),
+      stop_steps=None if stopper is None else stopper.stop_steps,
+      compile_s=compile_s)

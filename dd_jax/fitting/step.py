@@ -25,6 +25,7 @@ import optax
 
 
 class FitState(NamedTuple):
+  """What every fit carries per image; optional features live in `extras`."""
   params: Any
   opt_state: Any
   best_params: Any
@@ -32,33 +33,62 @@ class FitState(NamedTuple):
   step: jax.Array
   alive: jax.Array       # False once the loss went non-finite.
   key: jax.Array         # Jitter noise key; step i uses fold_in(key, i).
-  # DIP features (None when off): EMA of the outputs; rollback checkpoint.
-  ema: Any = None
-  saved_params: Any = None
-  saved_psnr: Any = None
+  # DIP features, {} when off (see init_extras): 'ema' (EMA of the outputs),
+  # 'saved_params' and 'saved_psnr' (the rollback checkpoint).
+  extras: dict = {}
 
 
 @dataclasses.dataclass(frozen=True)
 class FitOptions:
+  """The `fit` config section (less the stopping rule, stopping.StopOptions).
+
+  The defaults are the paper's (REFERENCE.md section 2); configs/common.py
+  takes its `fit` section from them.
+  """
+  steps: int = 1900
+  log_every: int = 100       # Host records (metrics, PSNR) every this many.
+  loss: str = 'mse'          # A name in dd_jax.inverse.losses.
   jitter_std: float = 0.0
   jitter_decay_every: int = 100_000
   jitter_decay: float = 0.7
   best_iterate: bool = True
   best_rel: float = 0.005
-  ema_weight: float = 0.0    # > 0: EMA of the outputs (DIP: 0.99).
+  ema: bool = False          # DIP: EMA of the outputs, reported separately.
+  ema_weight: float = 0.99
   rollback_db: float = 0.0   # > 0: roll back on a PSNR drop (DIP: 5 dB).
 
 
-def fit_options(cfg) -> FitOptions:
-  return FitOptions(
-      jitter_std=float(cfg.get('jitter_std', 0.0)),
-      jitter_decay_every=int(cfg.get('jitter_decay_every', 100_000)),
-      jitter_decay=float(cfg.get('jitter_decay', 0.7)),
-      best_iterate=bool(cfg.get('best_iterate', True)),
-      best_rel=float(cfg.get('best_rel', 0.005)),
-      ema_weight=(float(cfg.get('ema_weight', 0.99)) if cfg.get('ema', False)
-                  else 0.0),
-      rollback_db=float(cfg.get('rollback_db', 0.0)))
+def fit_options(cfg=None, **overrides) -> FitOptions:
+  """FitOptions from a `fit` config section; unknown fields fail."""
+  from dd_jax import configurable
+  from dd_jax.fitting.stopping import StopOptions
+  ignore = configurable.defaults(StopOptions)
+  return configurable.build(FitOptions, cfg, 'fit', ignore=ignore,
+                            **overrides)
+
+
+def fit_section(**overrides):
+  """The `fit` config section: FitOptions' and StopOptions' defaults."""
+  from dd_jax import configurable
+  from dd_jax.fitting.stopping import StopOptions
+  c = configurable.section(FitOptions)
+  c.update(configurable.section(StopOptions))
+  c.update(overrides)
+  return c
+
+
+def init_extras(opts: FitOptions, params, out) -> dict:
+  """The DIP entries of `FitState.extras` for ONE image ({} when off).
+
+  out: the model output (or its jax.ShapeDtypeStruct), for the EMA's shape.
+  """
+  extras = {}
+  if opts.ema:
+    extras['ema'] = jnp.zeros(out.shape, out.dtype)
+  if opts.rollback_db > 0:
+    extras['saved_params'] = params
+    extras['saved_psnr'] = jnp.asarray(-jnp.inf, jnp.float32)
+  return extras
 
 
 def jitter_std_at(opts: FitOptions, step):
@@ -102,37 +132,37 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
                                state.best_params)
     best_loss = jnp.where(improved, loss, state.best_loss)
     new = FitState(params, opt_state, best_params, best_loss, state.step + 1,
-                   alive, state.key)
-    return _dip_features(opts, state, new, image, pred, batch['y']), loss
+                   alive, state.key, state.extras)
+    return apply_dip_features(opts, state, new, image, pred, batch['y']), loss
 
   return step
 
 
-def _dip_features(opts: FitOptions, state: FitState, new: FitState, image,
-                  pred, y) -> FitState:
+def apply_dip_features(opts: FitOptions, state: FitState, new: FitState,
+                       image, pred, y) -> FitState:
   """DIP's EMA of outputs and rollback (REFERENCE.md section 4), if on.
 
-  EMA: ema = w ema + (1 - w) G(params; jittered z), the output this step
-  computed (the first step sets ema to it). Rollback: psnr = -10 log10(mse(
-  A(G), y)) of this step's output; if it is more than rollback_db below the
-  last saved one, the weights go back to the saved ones and this step's
-  update is dropped; otherwise the weights that produced it are saved.
+  state: before the step; new: after it. EMA: ema = w ema + (1 - w)
+  G(params; jittered z), the output this step computed (the first step sets
+  ema to it). Rollback: psnr = -10 log10(mse(A(G), y)) of this step's output;
+  if it is more than rollback_db below the last saved one, the weights go
+  back to the saved ones and this step's update is dropped; otherwise the
+  weights that produced it are saved.
   """
-  ema, saved, saved_psnr = state.ema, state.saved_params, state.saved_psnr
-  if opts.ema_weight > 0:
+  old, extras = state.extras, dict(new.extras)
+  if opts.ema:
     w = jnp.where(state.step == 0, 0.0, opts.ema_weight)
-    ema = w * state.ema + (1.0 - w) * image
+    extras['ema'] = w * old['ema'] + (1.0 - w) * image
   params, opt_state = new.params, new.opt_state
   if opts.rollback_db > 0:
     psnr = -10.0 * jnp.log10(jnp.mean(jnp.square(pred - y)))
-    drop = state.alive & (psnr < state.saved_psnr - opts.rollback_db)
+    drop = state.alive & (psnr < old['saved_psnr'] - opts.rollback_db)
     pick = lambda a, b: jax.tree.map(lambda u, v: jnp.where(drop, u, v), a, b)
-    params = pick(state.saved_params, params)
+    params = pick(old['saved_params'], params)
     opt_state = pick(state.opt_state, opt_state)
-    saved = pick(state.saved_params, state.params)
-    saved_psnr = jnp.where(drop, state.saved_psnr, psnr)
-  return new._replace(params=params, opt_state=opt_state, ema=ema,
-                      saved_params=saved, saved_psnr=saved_psnr)
+    extras['saved_params'] = pick(old['saved_params'], state.params)
+    extras['saved_psnr'] = jnp.where(drop, old['saved_psnr'], psnr)
+  return new._replace(params=params, opt_state=opt_state, extras=extras)
 
 
 # On CPU, images whose measurement has at least this many values are fitted
@@ -185,28 +215,27 @@ def make_chunk(step, max_steps: int):
   return chunk
 
 
-def init_state(keys: jax.Array, spec, tx, ys=None,
+def init_state(keys: jax.Array, model, tx, ys=None,
                opts: FitOptions | None = None) -> tuple[FitState, jax.Array]:
   """Per-image initial states and fixed inputs from per-image keys `[N]`.
 
-  spec: any model spec (`models.make_model`). ys: the measurements `[N, ...]`
-  (used by inputs built from them). opts: turns on the DIP state.
+  model: any `models.ImageModel` (a Flax module; `models.make_model`). The
+  state holds its `params` collection. ys: the measurements `[N, ...]` (used
+  by inputs built from them). opts: turns on the DIP state.
   """
   opts = opts or FitOptions()
 
   def one(key, y):
     k_params, k_input, k_jitter = jax.random.split(key, 3)
-    params = spec.init(k_params)
-    z = spec.init_input(k_input, y)
+    z = model.init_input(k_input, y)
+    params = model.init(k_params, z)['params']
     state = FitState(params, tx.init(params), params,
                      jnp.asarray(jnp.inf, jnp.float32),
                      jnp.asarray(0, jnp.int32), jnp.asarray(True), k_jitter)
-    if opts.ema_weight > 0:
-      out = jax.eval_shape(spec.apply, params, z)
-      state = state._replace(ema=jnp.zeros(out.shape, out.dtype))
-    if opts.rollback_db > 0:
-      state = state._replace(saved_params=params,
-                             saved_psnr=jnp.asarray(-jnp.inf, jnp.float32))
+    if opts.ema or opts.rollback_db > 0:
+      out = jax.eval_shape(lambda p, z: model.apply({'params': p}, z), params,
+                           z)
+      state = state._replace(extras=init_extras(opts, params, out))
     return state, z
 
   if ys is None:

@@ -6,7 +6,7 @@ fit.stop in `STOPPERS` (see make_stopper):
   discrepancy   stop at the first check where the per-entry squared residual
                 mean ||A G(C) - y||^2 (observed entries) falls to
                 stop_tau * sigma^2; sigma is fit.stop_sigma (in 1/255) or, if
-                0, the noise level given in operator.sigma for simulated
+                0, the noise level operator.noise.sigma for simulated
                 Gaussian noise, else estimated from y by the median absolute
                 deviation of its finest Haar diagonal band (image measurements).
                 Returns the iterate at that check.
@@ -21,15 +21,36 @@ step is a multiple of log_every. A stopper is an object the fit calls with
 running) and the outputs to return.
 """
 
-import math
+import dataclasses
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dd_jax.errors import UserError
+from dd_jax.inverse import operators
 
 MAD_TO_SIGMA = 0.6745  # median |N(0, 1)|
+
+
+@dataclasses.dataclass(frozen=True)
+class StopOptions:
+  """The stopping fields of the `fit` config section (see the docstring)."""
+  stop: str = 'budget'       # budget | discrepancy | validation
+  stop_sigma: float = 0.0    # discrepancy: sigma in 1/255 (0: known/MAD)
+  stop_tau: float = 1.0      # discrepancy: stop at tau * sigma^2
+  holdout: float = 0.05      # validation: held-out fraction
+  patience: int = 5          # validation: checks without improvement
+
+
+def stop_options(cfg=None, **overrides) -> StopOptions:
+  """StopOptions from a `fit` config section; unknown fields fail."""
+  from dd_jax import configurable
+  from dd_jax.fitting.step import FitOptions
+  return configurable.build(StopOptions, cfg, 'fit',
+                            ignore=configurable.defaults(FitOptions),
+                            **overrides)
 
 
 def haar_diagonal(img: np.ndarray) -> np.ndarray:
@@ -150,12 +171,13 @@ def holdout_split(key: jax.Array, shape, fraction: float) -> jax.Array:
   return jax.random.uniform(key, shape) < fraction
 
 
-def _sigma_for(y: np.ndarray, fit_cfg, op_cfg, image_like: bool) -> float:
-  given = float(fit_cfg.get('stop_sigma', 0.0))
+def _sigma_for(y: np.ndarray, opts: StopOptions, noise: dict,
+               image_like: bool) -> float:
+  given = float(opts.stop_sigma)
   if given > 0:
     return given / 255.0
-  if op_cfg.get('noise', 'gaussian') == 'gaussian':
-    return float(op_cfg.sigma)
+  if noise['name'] == 'gaussian':
+    return float(noise['sigma'])
   if not image_like:
     raise UserError('fit.stop=discrepancy needs the noise level for this '
                     'operator: set fit.stop_sigma (in 1/255 units).')
@@ -168,10 +190,11 @@ def make_stopper(fit_cfg, op_cfg, op, ys, auxs, weights, *, key=None,
 
   weights: the operator's loss weights `[N, ...]` or None. For 'validation'
   the returned train weights exclude the held-out entries; pass them to fit.
-  known_sigma: False for given (real) measurements, whose operator.sigma is
+  known_sigma: False for given (real) measurements, whose operator.noise is
     not known, so sigma is estimated unless fit.stop_sigma is set.
   """
-  kind = fit_cfg.get('stop', 'budget')
+  opts = stop_options(fit_cfg)
+  kind = opts.stop
   if kind not in STOPPERS:
     raise UserError(f'Unknown fit.stop {kind!r}; choose one of '
                     f'{list(STOPPERS)}.')
@@ -184,24 +207,22 @@ def make_stopper(fit_cfg, op_cfg, op, ys, auxs, weights, *, key=None,
   w = ones if weights is None else jnp.asarray(weights)
   if kind == 'discrepancy':
     image_like = len(op.measurement_shape) == 3 and op.clip
-    cfg = op_cfg
-    if not known_sigma:
-      cfg = dict(noise='unknown')
-    sigmas = [_sigma_for(np.asarray(y), fit_cfg, cfg, image_like) for y in ys]
+    noise = (operators.noise_settings(op_cfg) if known_sigma else
+             {'name': 'unknown'})
+    sigmas = [_sigma_for(np.asarray(y), opts, noise, image_like) for y in ys]
     if max(sigmas) <= 0:
       raise UserError('fit.stop=discrepancy with noise-free measurements '
                       'never stops; use budget or validation.')
-    print('[stop] discrepancy: sigma = ' +
-          ', '.join(f'{s * 255:.2f}/255' for s in sigmas), flush=True)
+    logging.info('[stop] discrepancy: sigma = %s',
+                 ', '.join(f'{s * 255:.2f}/255' for s in sigmas))
     return Discrepancy(op.forward, ys, auxs, w, sigmas,
-                       float(fit_cfg.get('stop_tau', 1.0))), weights
+                       float(opts.stop_tau)), weights
   key = jax.random.key(0) if key is None else key
-  fraction = float(fit_cfg.get('holdout', 0.05))
+  fraction = float(opts.holdout)
   keys = jax.random.split(key, ys.shape[0])
   held = jax.vmap(lambda k: holdout_split(k, w.shape[1:], fraction))(keys)
   train = w * (~held)
   val = w * held
-  print(f'[stop] validation: {fraction:.0%} of the observed entries held out, '
-        f'patience {int(fit_cfg.get("patience", 5))} checks.', flush=True)
-  return Validation(op.forward, ys, auxs, val,
-                    int(fit_cfg.get('patience', 5))), train
+  logging.info('[stop] validation: %.0f%% of the observed entries held out, '
+               'patience %d checks.', 100 * fraction, opts.patience)
+  return Validation(op.forward, ys, auxs, val, int(opts.patience)), train

@@ -1,1 +1,10 @@
-"""Reading and writing: images and measurements in, PNG/JSON/CSV/plots out."""
+"""Reading and writing: images and measurements in, PNG/JSON/CSV/plots out.
+
+  images.py    load / validate / resize / save one image; unique_names
+  inputs.py    a run's inputs from config.data (load_inputs, load_images,
+               load_stack)
+  workdir.py   prepare_workdir, RUN_MARKER: a run never mixes with another
+  writers.py   what dd_jax.run writes (PNGs, summary.json / .txt, psnr.png)
+  tables.py    CSV + Markdown result tables (write_table, mean_row)
+  progress.py  terminal output: log_to_terminal, the experiments' Progress
+"""

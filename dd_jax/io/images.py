@@ -5,9 +5,11 @@ an image that ships inside scikit-image's wheel (`astronaut`, `camera`, ...),
 so runs need no downloads.
 """
 
+import collections
 import os
 from typing import Sequence
 
+from absl import logging
 import numpy as np
 
 from dd_jax.errors import UserError
@@ -21,7 +23,7 @@ CHANNEL_MODES = {'auto': None, 'gray': 1, 'rgb': 3, 'rgba': 4}
 
 
 def _say(msg: str):
-  print(f'[data] {msg}', flush=True)
+  logging.info('[data] %s', msg)
 
 
 def _to_float(arr: np.ndarray, name: str) -> np.ndarray:
@@ -142,6 +144,17 @@ def list_sources(spec: str | Sequence[str]) -> list[str]:
   return out
 
 
+def unique_names(sources: Sequence[str]) -> list[str]:
+  """File stems of `sources`, made unique: a, a_1, a_2, ..."""
+  seen = collections.Counter()
+  names = []
+  for s in sources:
+    base = os.path.splitext(os.path.basename(s))[0] or 'image'
+    seen[base] += 1
+    names.append(base if seen[base] == 1 else f'{base}_{seen[base] - 1}')
+  return names
+
+
 def resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
   """Antialiased resize (Lanczos-3) of `[H, W, C]` to `hw`."""
   import jax
@@ -189,8 +202,8 @@ def load_mask(path: str, hw: tuple[int, int]) -> np.ndarray:
   """A mask image as bool `[H, W]`, nonzero (any channel) = observed."""
   if not os.path.isfile(path):
     raise UserError(
-        f"Mask file not found: {path!r}. operator.mask takes 'random', "
-        f"'block' or a path to a mask image.")
+        f"Mask file not found: {path!r}. operator.mask.kind takes 'random', "
+        f"'block', 'text' or a path to a mask image.")
   m = _read_file(path)
   m = m.reshape(m.shape[0], m.shape[1], -1).max(axis=2) > 0
   if m.shape != tuple(hw):

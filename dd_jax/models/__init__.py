@@ -6,23 +6,37 @@
   upsample.py     upsampling kinds (fixed stencils, resizers, learned)
   activations.py  activation functions by name
 
-`MODELS` maps `config.model.name` to a model class; `make_model` builds one.
+  base.py         `ImageModel` (what the fit engine needs), param_count,
+                  summary_table
+
+The models are Flax linen modules (`DeepDecoder`, `Dip`); `MODELS` maps
+`config.model.name` to one, `make_model(config.model, image_shape)` builds it.
 """
 
 from typing import Sequence
 
+from dd_jax import configurable
 from dd_jax.errors import UserError
-from dd_jax.models import dip
 from dd_jax.models.activations import ACTIVATIONS, get_activation
-from dd_jax.models.decoder import (DecoderSpec, GAMMA_INITS, INPUT_KINDS,
-                                   apply, hidden_features, init, init_input,
-                                   num_params)
-from dd_jax.models.layers import conv
+from dd_jax.models.base import ImageModel, param_count, summary_table
+from dd_jax.models.decoder import DeepDecoder, GAMMA_INITS, INPUT_KINDS
+from dd_jax.models.dip import Dip
+
+__all__ = ['ACTIVATIONS', 'DIP_SHARED', 'Dip', 'DeepDecoder', 'GAMMA_INITS',
+           'INPUT_KINDS', 'ImageModel', 'MODELS', 'get_activation',
+           'make_model', 'param_count', 'size_multiple', 'summary_table']
 
 MODELS = {
-    'deep_decoder': DecoderSpec,
-    'dip': dip.DipSpec,
+    'deep_decoder': DeepDecoder,
+    'dip': Dip,
 }
+
+# config.model entries that are not fields of the DeepDecoder: k and depth
+# are shortcuts for channels (k,) * (depth + 1).
+_DECODER_EXTRA = ('name', 'k', 'depth', 'channels')
+# Dip's fields shared with the deep decoder's section of config.model.
+DIP_SHARED = ('upsample', 'activation', 'leaky_slope', 'input_scale',
+              'input_kind')
 
 
 def _model_class(cfg):
@@ -33,9 +47,51 @@ def _model_class(cfg):
   return MODELS[name]
 
 
+def _typed(cls, kwargs):
+  """Casts config values to the type of the field's default (int -> float)."""
+  defaults = configurable.defaults(cls)
+  for key, value in kwargs.items():
+    d = defaults.get(key)
+    if isinstance(d, bool):
+      kwargs[key] = bool(value)
+    elif isinstance(d, (int, float, str)) and value is not None:
+      kwargs[key] = type(d)(value)
+  return kwargs
+
+
 def make_model(cfg, image_shape: Sequence[int]):
-  """The spec of `MODELS[cfg.name]` for images `[H, W, C]`."""
-  return _model_class(cfg).from_config(cfg, image_shape)
+  """The module `MODELS[cfg.name]` for images `[H, W, C]` from `config.model`.
+
+  Unknown fields of the section fail with the list of valid ones.
+  """
+  cls = _model_class(cfg)
+  shape = dict(out_channels=int(image_shape[2]),
+               output_hw=(int(image_shape[0]), int(image_shape[1])))
+  if cls is Dip:
+    return _make_dip(cfg, shape)
+  if cfg.get('channels'):
+    channels = tuple(int(c) for c in cfg.channels)
+  else:
+    channels = (int(cfg.k),) * (int(cfg.depth) + 1)
+  kwargs = configurable.kwargs_for(DeepDecoder, cfg, 'model',
+                                   ignore=_DECODER_EXTRA + ('dip',))
+  return DeepDecoder(channels=channels, **_typed(DeepDecoder, kwargs), **shape)
+
+
+def _make_dip(cfg, shape):
+  kwargs = configurable.kwargs_for(
+      Dip, cfg.get('dip', None), 'model.dip',
+      ignore=('scales',) + DIP_SHARED)
+  scales = int(configurable.as_dict(cfg.get('dip', None)).get(
+      'scales', len(configurable.defaults(Dip)['channels_down'])))
+  for name in ('channels_down', 'channels_up', 'channels_skip'):
+    if not kwargs.get(name):
+      kwargs[name] = (configurable.defaults(Dip)[name][0],) * scales
+    kwargs[name] = tuple(int(v) for v in kwargs[name])
+  for name in DIP_SHARED:
+    if name in cfg:
+      kwargs[name] = cfg[name]
+  return Dip(**_typed(Dip, kwargs), **shape)
 
 
 def size_multiple(cfg) -> int:

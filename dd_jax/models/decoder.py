@@ -1,16 +1,16 @@
-"""The deep decoder (and its ablation variants) as pure functions on a params
-pytree, plus the `MODELS` registry every model is looked up in.
+"""The deep decoder (and its ablation variants) as a Flax linen module.
 
-    spec = make_model(config.model, image_shape=(512, 512, 3))
-    params = spec.init(key)             # {'hidden': [...], 'out': {...}}
-    z = spec.init_input(key, y)         # fixed input B0, [H0, W0, k0]
-    x = spec.apply(params, z)           # [H, W, C] in (0, 1)
-    spec.num_params()
+    model = make_model(config.model, image_shape=(512, 512, 3))
+    # or DeepDecoder(channels=(64,) * 7, out_channels=3, output_hw=(512, 512))
+    z = model.init_input(key_z, y)      # fixed input B0, [H0, W0, k0]
+    variables = model.init(key, z)      # {'params': {'layer_0': ..., 'out': ...}}
+    x = model.apply(variables, z)       # [H, W, C] in (0, 1)
+    model.num_params()
 
-`make_model` dispatches on `config.model.name` ('deep_decoder', 'dip'); any
-spec with these four methods works with the fit engine. For the deep decoder
-the module functions `init(key, spec)`, `init_input(key, spec)`,
-`apply(params, z, spec)` and `num_params(spec)` do the same.
+Params: `layer_i` = {'w', 'gamma', 'beta'[, 'up']} for hidden layer i, then
+`out` = {'w'}. Flax declares the parameters; the pure functions in
+`layers.py` compute (the default model runs the hand-written-VJP
+`layers.normalized_chain`, `uses_fused_layer`).
 
 Everything is written for ONE image; batch with `jax.vmap` over params and z.
 Layer equations, ordering and init follow REFERENCE.md section 1. Variants
@@ -18,10 +18,10 @@ Layer equations, ordering and init follow REFERENCE.md section 1. Variants
 exact per-layer sizes, layer orders, activations, normalization, inputs.
 """
 
-import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,9 +38,64 @@ INPUT_KINDS = ('uniform', 'gaussian', 'meshgrid', 'image')
 GAMMA_INITS = ('ones', 'uniform')
 
 
-@dataclasses.dataclass(frozen=True)
-class DecoderSpec:
-  """Static architecture of a deep decoder (hashable; safe as a jit static).
+def _uniform_init(bound: float):
+  return lambda key, shape: jax.random.uniform(key, shape, jnp.float32,
+                                               -bound, bound)
+
+
+class HiddenLayer(nn.Module):
+  """The parameters of one hidden layer: {'w', 'gamma', 'beta'[, 'up']}.
+
+  w is `[k_in, k_out]` (p = 1) or `[p, p, k_in, k_out]`, U(+-1/sqrt(fan_in)),
+  fan_in = k_in p^2. gamma = 1 (or U(0, 1)), beta = 0. A learned upsampler
+  `up` (up_channels > 0) starts as the bilinear kernel.
+  """
+  k_in: int
+  k_out: int
+  conv_size: int = 1
+  affine: bool = True
+  gamma_init: str = 'ones'
+  up_channels: int = 0
+  factor: int = 2
+  transposed_depthwise: bool = True
+
+  @nn.compact
+  def __call__(self) -> Params:
+    p = self.conv_size
+    shape = (self.k_in, self.k_out) if p == 1 else (p, p, self.k_in,
+                                                    self.k_out)
+    out = {'w': self.param('w', _uniform_init(1.0 / np.sqrt(self.k_in * p * p)),
+                           shape)}
+    if self.affine:
+      gamma_fn = (nn.initializers.ones if self.gamma_init == 'ones' else
+                  lambda key, shape: jax.random.uniform(key, shape,
+                                                        jnp.float32))
+      out['gamma'] = self.param('gamma', gamma_fn, (self.k_out,))
+      out['beta'] = self.param('beta', nn.initializers.zeros, (self.k_out,))
+    if self.up_channels:
+      c = self.up_channels
+      k1 = upsample_lib.bilinear_kernel_1d(self.factor)
+      k2 = np.outer(k1, k1).astype(np.float32)
+      kernel = (np.repeat(k2[..., None], c, axis=2)
+                if self.transposed_depthwise
+                else k2[..., None, None] * np.eye(c, dtype=np.float32))
+      out['up'] = self.param('up', lambda key: jnp.asarray(kernel))
+    return out
+
+
+class OutputConv(nn.Module):
+  """The output 1x1 conv's weight {'w': [k_d, C]}, U(+-1/sqrt(k_d))."""
+  k_in: int
+  out_channels: int
+
+  @nn.compact
+  def __call__(self) -> Params:
+    return {'w': self.param('w', _uniform_init(1.0 / np.sqrt(self.k_in)),
+                            (self.k_in, self.out_channels))}
+
+
+class DeepDecoder(nn.Module):
+  """The deep decoder G(C) for ONE image; fields are its hyperparameters.
 
   channels: widths k_0, ..., k_d: k_0 is the input B0's channel count, k_{i+1}
     the output width of hidden layer i. d = len(channels) - 1.
@@ -66,6 +121,8 @@ class DecoderSpec:
   gaussian_sigma: width of the 'gaussian' upsampler, in input pixels.
   transposed_depthwise: learned upsampler per channel (2f x 2f x k weights)
     or full (2f x 2f x k x k).
+
+  Construction checks the settings (`check`) and raises UserError.
   """
   channels: tuple[int, ...]
   out_channels: int
@@ -86,6 +143,10 @@ class DecoderSpec:
   input_kind: str = 'uniform'
   gaussian_sigma: float = 0.5
   transposed_depthwise: bool = True
+
+  def __post_init__(self):
+    super().__post_init__()
+    _check(self)
 
   @property
   def depth(self) -> int:
@@ -121,42 +182,6 @@ class DecoderSpec:
             not self.norm_before_act and self.activation == 'relu' and
             self.norm and self.affine and self.upsample != upsample_lib.LEARNED)
 
-  @classmethod
-  def from_config(cls, cfg, image_shape: Sequence[int]) -> 'DecoderSpec':
-    """Builds the spec from a `config.model` section and an `[H, W, C]`."""
-    if cfg.get('channels'):
-      channels = tuple(int(c) for c in cfg.channels)
-    else:
-      channels = (int(cfg.k),) * (int(cfg.depth) + 1)
-    if len(channels) < 2 or min(channels) < 1:
-      raise UserError(f'model.channels must list d+1 >= 2 positive widths, '
-                      f'got {channels}.')
-    kind = cfg.get('upsample', 'bilinear')
-    if kind not in upsample_lib.ALL_KINDS:
-      raise UserError(f'Unknown model.upsample {kind!r}; choose one of '
-                      f'{upsample_lib.ALL_KINDS}.')
-    spec = cls(channels=channels, out_channels=int(image_shape[2]),
-               output_hw=(int(image_shape[0]), int(image_shape[1])),
-               upsample=kind,
-               upsample_first=bool(cfg.get('upsample_first', True)),
-               norm_before_act=bool(cfg.get('norm_before_act', False)),
-               input_scale=float(cfg.get('input_scale', 0.1)),
-               fused=bool(cfg.get('fused', True)),
-               conv_size=int(cfg.get('conv_size', 1)),
-               factor=int(cfg.get('factor', 2)),
-               upsample_to_size=bool(cfg.get('upsample_to_size', False)),
-               activation=str(cfg.get('activation', 'relu')),
-               leaky_slope=float(cfg.get('leaky_slope', 0.2)),
-               norm=bool(cfg.get('norm', True)),
-               affine=bool(cfg.get('affine', True)),
-               gamma_init=str(cfg.get('gamma_init', 'ones')),
-               input_kind=str(cfg.get('input_kind', 'uniform')),
-               gaussian_sigma=float(cfg.get('gaussian_sigma', 0.5)),
-               transposed_depthwise=bool(cfg.get('transposed_depthwise',
-                                                 True)))
-    spec.check()
-    return spec
-
   @staticmethod
   def size_multiple(cfg) -> int:
     """What H and W must be multiples of for this `config.model`."""
@@ -167,155 +192,150 @@ class DecoderSpec:
     return int(cfg.get('factor', 2)) ** (d - 1)
 
   def check(self):
-    get_activation(self.activation, self.leaky_slope)
-    if self.input_kind not in INPUT_KINDS:
-      raise UserError(f'Unknown model.input_kind {self.input_kind!r}; choose '
-                      f'one of {list(INPUT_KINDS)}.')
-    if self.gamma_init not in GAMMA_INITS:
-      raise UserError(f'Unknown model.gamma_init {self.gamma_init!r}; choose '
-                      f'one of {list(GAMMA_INITS)}.')
-    if self.conv_size < 1 or self.conv_size % 2 == 0:
-      raise UserError(f'model.conv_size must be odd and positive (1, 3, 5, '
-                      f'...), got {self.conv_size}.')
-    if self.factor < 2:
-      raise UserError(f'model.factor must be >= 2, got {self.factor}.')
-    self.check_size()
-
-  def check_size(self):
-    f = self.factor ** self.num_upsamplings
-    h, w = self.output_hw
-    if not self.upsample_to_size and (h % f or w % f):
-      raise UserError(
-          f'Image size {h}x{w} is not a multiple of f^(d-1) = {f} for depth '
-          f'd={self.depth}; set model.upsample_to_size=True (exact sizes, no '
-          f'cropping), crop the image (data.crop=True) or use a smaller '
-          f'model.depth.')
-    sizes = self.sizes
-    r = (self.conv_size - 1) // 2
-    if min(sizes[0]) <= r:
-      raise UserError(f'The input B0 is {sizes[0][0]}x{sizes[0][1]} pixels, '
-                      f'too small for {self.conv_size}x{self.conv_size} '
-                      f'reflection-padded convs; use a smaller depth.')
-    if self.upsample == upsample_lib.LEARNED:
-      for a, b in zip(sizes[:-1], sizes[1:]):
-        if b != (a[0] * self.factor, a[1] * self.factor):
-          raise UserError('model.upsample=transposed needs H, W multiples of '
-                          'f^(d-1); crop the image or pick a fixed kind.')
-
-  # The interface the fit engine uses (see `MODELS`).
-  def init(self, key):
-    return init(key, self)
-
-  def init_input(self, key, y=None):
-    return init_input(key, self, y)
-
-  def apply(self, params, z):
-    return apply(params, z, self)
-
-  def num_params(self) -> int:
-    return num_params(self)
+    """Raises UserError for settings the decoder cannot run."""
+    _check(self)
 
   def describe(self) -> str:
-    return (f'deep decoder channels {self.channels}, {self.conv_size}x'
+    return (f'deep decoder channels {tuple(self.channels)}, {self.conv_size}x'
             f'{self.conv_size} convs, {self.upsample} upsampling')
 
+  def num_params(self) -> int:
+    """d p^2 k^2 + 2 d k + C_out k for equal widths (+ learned upsamplers)."""
+    ks, p = self.channels, self.conv_size
+    total = ks[-1] * self.out_channels
+    for i in range(self.depth):
+      total += p * p * ks[i] * ks[i + 1]
+      if self.norm and self.affine:
+        total += 2 * ks[i + 1]
+      if self.upsample == upsample_lib.LEARNED and _layer_upsamples(self, i):
+        c = _up_channels(self, i)
+        total += (2 * self.factor) ** 2 * (c if self.transposed_depthwise
+                                           else c * c)
+    return total
 
-def _layer_upsamples(spec: DecoderSpec, i: int) -> bool:
+  def init_input(self, key: jax.Array, y=None) -> jax.Array:
+    """The fixed network input B0, `[H0, W0, k0]` (see `input_kind`).
+
+    y: the measurement `[h, w, C]`, needed by input_kind 'image'. A plain
+    method: works on an unbound module.
+    """
+    shape = self.input_shape
+    kind = self.input_kind
+    if kind == 'gaussian':
+      return self.input_scale * jax.random.normal(key, shape, jnp.float32)
+    noise = jax.random.uniform(key, shape, jnp.float32, 0.0, self.input_scale)
+    if kind == 'uniform':
+      return noise
+    if kind == 'meshgrid':
+      h, w = self.input_hw
+      yy, xx = jnp.meshgrid(jnp.linspace(0.0, 1.0, h),
+                            jnp.linspace(0.0, 1.0, w), indexing='ij')
+      grid = jnp.stack([xx, yy], axis=-1)[..., :shape[2]]
+      return jnp.concatenate([grid, noise[..., grid.shape[2]:]], axis=-1)
+    if y is None:
+      raise UserError("model.input_kind='image' needs the measurement; it is "
+                      'only available inside a fit.')
+    small = jax.image.resize(y.astype(jnp.float32),
+                             (*self.input_hw, y.shape[2]), 'linear',
+                             antialias=True)[..., :shape[2]]
+    return jnp.concatenate([small, noise[..., small.shape[2]:]], axis=-1)
+
+  @nn.compact
+  def __call__(self, z: jax.Array, *, features: bool = False):
+    """G(C): the image `[H, W, C_out]` in (0, 1) from the input z `[H0, W0, k0]`.
+
+    features: return the list of hidden-layer outputs instead (`features`).
+    """
+    hidden = []
+    for i in range(self.depth):
+      learned = (self.upsample == upsample_lib.LEARNED and
+                 _layer_upsamples(self, i))
+      hidden.append(HiddenLayer(
+          self.channels[i], self.channels[i + 1], self.conv_size,
+          self.norm and self.affine, self.gamma_init,
+          _up_channels(self, i) if learned else 0, self.factor,
+          self.transposed_depthwise, name=f'layer_{i}')())
+    params = {'hidden': hidden,
+              'out': OutputConv(self.channels[-1], self.out_channels,
+                                name='out')()}
+    if features:
+      return list(_hidden_features(params, z, self))
+    return _apply(params, z, self)
+
+  def features(self, z: jax.Array) -> list[jax.Array]:
+    """The outputs B_1, ..., B_d of the hidden layers, `[H_i, W_i, k_i]`.
+
+    `model.apply(variables, z, method=DeepDecoder.features)`.
+    """
+    return self(z, features=True)
+
+
+def _check(self: 'DeepDecoder'):
+  """Raises UserError for settings the decoder cannot run.
+
+  A function, not a method: Flax intercepts method calls (nn.tabulate).
+  """
+  if len(self.channels) < 2 or min(self.channels) < 1:
+    raise UserError(f'model.channels must list d+1 >= 2 positive widths, '
+                    f'got {tuple(self.channels)}.')
+  if self.upsample not in upsample_lib.ALL_KINDS:
+    raise UserError(f'Unknown model.upsample {self.upsample!r}; choose one '
+                    f'of {upsample_lib.ALL_KINDS}.')
+  get_activation(self.activation, self.leaky_slope)
+  if self.input_kind not in INPUT_KINDS:
+    raise UserError(f'Unknown model.input_kind {self.input_kind!r}; choose '
+                    f'one of {list(INPUT_KINDS)}.')
+  if self.gamma_init not in GAMMA_INITS:
+    raise UserError(f'Unknown model.gamma_init {self.gamma_init!r}; choose '
+                    f'one of {list(GAMMA_INITS)}.')
+  if self.conv_size < 1 or self.conv_size % 2 == 0:
+    raise UserError(f'model.conv_size must be odd and positive (1, 3, 5, '
+                    f'...), got {self.conv_size}.')
+  if self.factor < 2:
+    raise UserError(f'model.factor must be >= 2, got {self.factor}.')
+  _check_size(self)
+
+
+def _check_size(self: 'DeepDecoder'):
+  f = self.factor ** self.num_upsamplings
+  h, w = self.output_hw
+  if not self.upsample_to_size and (h % f or w % f):
+    raise UserError(
+        f'Image size {h}x{w} is not a multiple of f^(d-1) = {f} for depth '
+        f'd={self.depth}; set model.upsample_to_size=True (exact sizes, no '
+        f'cropping), crop the image (data.crop=True) or use a smaller '
+        f'model.depth.')
+  sizes = self.sizes
+  r = (self.conv_size - 1) // 2
+  if min(sizes[0]) <= r:
+    raise UserError(f'The input B0 is {sizes[0][0]}x{sizes[0][1]} pixels, '
+                    f'too small for {self.conv_size}x{self.conv_size} '
+                    f'reflection-padded convs; use a smaller depth.')
+  if self.upsample == upsample_lib.LEARNED:
+    for a, b in zip(sizes[:-1], sizes[1:]):
+      if b != (a[0] * self.factor, a[1] * self.factor):
+        raise UserError('model.upsample=transposed needs H, W multiples of '
+                        'f^(d-1); crop the image or pick a fixed kind.')
+
+
+def _layer_upsamples(spec: 'DeepDecoder', i: int) -> bool:
   if spec.upsample == upsample_lib.NO_UPSAMPLING:
     return False
   return i != spec.depth - 1 if spec.upsample_first else i != 0
 
 
-def _layer_sizes(spec: DecoderSpec, i: int):
+def _layer_sizes(spec: 'DeepDecoder', i: int):
   """(size before, size after) the upsampling of an upsampling layer i."""
   j = i if spec.upsample_first else i - 1  # Upsamplings done before layer i.
   return spec.sizes[j], spec.sizes[j + 1]
 
 
-def _up_channels(spec: DecoderSpec, i: int) -> int:
+def _up_channels(spec: 'DeepDecoder', i: int) -> int:
   """Channels at the point where layer i upsamples."""
   return spec.channels[i + 1] if spec.upsample_first else spec.channels[i]
 
 
-def num_params(spec: DecoderSpec) -> int:
-  """d p^2 k^2 + 2 d k + C_out k for equal widths (+ learned upsamplers)."""
-  ks, p = spec.channels, spec.conv_size
-  total = ks[-1] * spec.out_channels
-  for i in range(spec.depth):
-    total += p * p * ks[i] * ks[i + 1]
-    if spec.norm and spec.affine:
-      total += 2 * ks[i + 1]
-    if spec.upsample == upsample_lib.LEARNED and _layer_upsamples(spec, i):
-      c = _up_channels(spec, i)
-      total += (2 * spec.factor) ** 2 * (c if spec.transposed_depthwise
-                                         else c * c)
-  return total
-
-
-def _uniform(key, shape, bound):
-  return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
-
-
-def init(key: jax.Array, spec: DecoderSpec) -> Params:
-  """Weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)), gamma = 1, beta = 0.
-
-  fan_in = k_in p^2. gamma ~ U(0, 1) when spec.gamma_init == 'uniform'. A
-  learned upsampler ('up') starts as the bilinear kernel.
-  """
-  keys = jax.random.split(key, spec.depth + 1)
-  p = spec.conv_size
-  hidden = []
-  for i in range(spec.depth):
-    k_in, k_out = spec.channels[i], spec.channels[i + 1]
-    shape = (k_in, k_out) if p == 1 else (p, p, k_in, k_out)
-    layer = {'w': _uniform(keys[i], shape, 1.0 / np.sqrt(k_in * p * p))}
-    if spec.norm and spec.affine:
-      layer['gamma'] = (jnp.ones((k_out,), jnp.float32)
-                        if spec.gamma_init == 'ones' else jax.random.uniform(
-                            jax.random.fold_in(keys[i], 1), (k_out,),
-                            jnp.float32))
-      layer['beta'] = jnp.zeros((k_out,), jnp.float32)
-    if spec.upsample == upsample_lib.LEARNED and _layer_upsamples(spec, i):
-      c = _up_channels(spec, i)
-      k1 = upsample_lib.bilinear_kernel_1d(spec.factor)
-      k2 = np.outer(k1, k1).astype(np.float32)
-      layer['up'] = jnp.asarray(
-          np.repeat(k2[..., None], c, axis=2) if spec.transposed_depthwise
-          else k2[..., None, None] * np.eye(c, dtype=np.float32))
-    hidden.append(layer)
-  k_last = spec.channels[-1]
-  out = {'w': _uniform(keys[-1], (k_last, spec.out_channels),
-                       1.0 / np.sqrt(k_last))}
-  return {'hidden': hidden, 'out': out}
-
-
-def init_input(key: jax.Array, spec: DecoderSpec, y=None) -> jax.Array:
-  """The fixed network input B0, `[H0, W0, k0]` (see `spec.input_kind`).
-
-  y: the measurement `[h, w, C]`, needed by input_kind 'image'.
-  """
-  shape = spec.input_shape
-  kind = spec.input_kind
-  if kind == 'gaussian':
-    return spec.input_scale * jax.random.normal(key, shape, jnp.float32)
-  noise = jax.random.uniform(key, shape, jnp.float32, 0.0, spec.input_scale)
-  if kind == 'uniform':
-    return noise
-  if kind == 'meshgrid':
-    h, w = spec.input_hw
-    yy, xx = jnp.meshgrid(jnp.linspace(0.0, 1.0, h), jnp.linspace(0.0, 1.0, w),
-                          indexing='ij')
-    grid = jnp.stack([xx, yy], axis=-1)[..., :shape[2]]
-    return jnp.concatenate([grid, noise[..., grid.shape[2]:]], axis=-1)
-  if y is None:
-    raise UserError("model.input_kind='image' needs the measurement; it is "
-                    'only available inside a fit.')
-  small = jax.image.resize(y.astype(jnp.float32), (*spec.input_hw, y.shape[2]),
-                           'linear', antialias=True)[..., :shape[2]]
-  return jnp.concatenate([small, noise[..., small.shape[2]:]], axis=-1)
-
-
-def _make_up(spec: DecoderSpec, i: int, layer):
+def _make_up(spec: 'DeepDecoder', i: int, layer):
   """The upsampling map of hidden layer i (None if it does not upsample)."""
   if not _layer_upsamples(spec, i):
     return None
@@ -329,7 +349,7 @@ def _make_up(spec: DecoderSpec, i: int, layer):
   return upsample_lib.make_resizer(spec.upsample, after, spec.gaussian_sigma)
 
 
-def hidden_features(params: Params, z: jax.Array, spec: DecoderSpec):
+def _hidden_features(params: Params, z: jax.Array, spec: 'DeepDecoder'):
   """Yields the output B_{i+1} of every hidden layer, `[H_i, W_i, k_{i+1}]`."""
   if spec.uses_fused_layer:
     for r, scale, shift in _folded_chain(params, z, spec):
@@ -353,7 +373,7 @@ def hidden_features(params: Params, z: jax.Array, spec: DecoderSpec):
     yield x
 
 
-def apply(params: Params, z: jax.Array, spec: DecoderSpec) -> jax.Array:
+def _apply(params: Params, z: jax.Array, spec: 'DeepDecoder') -> jax.Array:
   """G(C): the decoder's image `[H, W, C_out]` in (0, 1)."""
   w = params['out']['w']
   if spec.uses_fused_layer:  # The last normalization folded into the output conv.
@@ -361,11 +381,11 @@ def apply(params: Params, z: jax.Array, spec: DecoderSpec) -> jax.Array:
       pass
     return jax.nn.sigmoid(layers.conv1x1(r, scale[:, None] * w) + shift @ w)
   x = z
-  for x in hidden_features(params, z, spec):
+  for x in _hidden_features(params, z, spec):
     pass
   return jax.nn.sigmoid(layers.conv1x1(x, w))
 
 
-def _folded_chain(params: Params, z: jax.Array, spec: DecoderSpec):
+def _folded_chain(params: Params, z: jax.Array, spec: 'DeepDecoder'):
   ups = [_make_up(spec, i, layer) for i, layer in enumerate(params['hidden'])]
   return layers.normalized_chain(z, params['hidden'], ups)

@@ -13,14 +13,19 @@ the per-image channel normalization with learned gamma/beta (BatchNorm with
 batch 1), act is LeakyReLU(0.2). Input: 32 channels of U[0, 0.1) at full
 resolution. Init as PyTorch: weights and biases U(+-1/sqrt(fan_in)).
 
-    spec = DipSpec.from_config(config.model, (H, W, C))
-    params = spec.init(key); z = spec.init_input(key); x = spec.apply(params, z)
+    model = Dip(out_channels=3, output_hw=(H, W))   # or make_model(...)
+    z = model.init_input(key_z); variables = model.init(key, z)
+    x = model.apply(variables, z)
+
+Params: `scale_i` = {'skip', 'down1', 'down2', 'up', 'up1x1': {'w', 'b',
+'gamma', 'beta'}, 'cat_norm': {'gamma', 'beta'}} per scale, then `head` =
+{'w', 'b'}.
 """
 
-import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,9 +38,63 @@ from dd_jax.errors import UserError
 Params = dict[str, Any]
 
 
-@dataclasses.dataclass(frozen=True)
-class DipSpec:
-  """Static architecture of DIP's skip network (hashable)."""
+def _uniform_init(bound: float):
+  return lambda key, shape: jax.random.uniform(key, shape, jnp.float32,
+                                               -bound, bound)
+
+
+class ConvNorm(nn.Module):
+  """A p x p conv's {'w', 'b'} (U(+-1/sqrt(fan_in))), with norm {'gamma', 'beta'}."""
+  p: int
+  c_in: int
+  c_out: int
+  norm: bool = True
+
+  @nn.compact
+  def __call__(self) -> Params:
+    init = _uniform_init(1.0 / np.sqrt(self.c_in * self.p * self.p))
+    out = {'w': self.param('w', init, (self.p, self.p, self.c_in, self.c_out)),
+           'b': self.param('b', init, (self.c_out,))}
+    if self.norm:
+      out['gamma'] = self.param('gamma', nn.initializers.ones, (self.c_out,))
+      out['beta'] = self.param('beta', nn.initializers.zeros, (self.c_out,))
+    return out
+
+
+class Norm(nn.Module):
+  """A channel normalization's {'gamma': 1, 'beta': 0}."""
+  channels: int
+
+  @nn.compact
+  def __call__(self) -> Params:
+    return {'gamma': self.param('gamma', nn.initializers.ones,
+                                (self.channels,)),
+            'beta': self.param('beta', nn.initializers.zeros,
+                               (self.channels,))}
+
+
+class DipScale(nn.Module):
+  """The parameters of one scale: its convs and the concatenation's norm."""
+  convs: tuple[tuple[str, int, int, int], ...]
+  cat_channels: int
+
+  @nn.compact
+  def __call__(self) -> Params:
+    out = {name: ConvNorm(p, ci, co, name=name)()
+           for name, p, ci, co in self.convs}
+    out['cat_norm'] = Norm(self.cat_channels, name='cat_norm')()
+    return out
+
+
+class Dip(nn.Module):
+  """DIP's skip network for ONE image; fields are its hyperparameters.
+
+  channels_down / channels_up / channels_skip: widths per scale (full
+  resolution first; the number of scales is their length). filter_*: conv
+  sizes (odd). need_1x1_up: the 1x1 conv after each up conv. input_channels,
+  input_scale, input_kind ('uniform' | 'meshgrid'): the fixed input z
+  `[H, W, input_channels]`. Construction checks the settings (UserError).
+  """
   out_channels: int
   output_hw: tuple[int, int]
   input_channels: int = 32
@@ -51,6 +110,10 @@ class DipSpec:
   need_1x1_up: bool = True
   input_scale: float = 0.1
   input_kind: str = 'uniform'
+
+  def __post_init__(self):
+    super().__post_init__()
+    _check(self)
 
   @property
   def scales(self) -> int:
@@ -68,81 +131,36 @@ class DipSpec:
   def input_shape(self) -> tuple[int, int, int]:
     return (*self.output_hw, self.input_channels)
 
-  @classmethod
-  def from_config(cls, cfg, image_shape: Sequence[int]) -> 'DipSpec':
-    d = cfg.get('dip', None) or {}
-    get = lambda name, default: d.get(name, default)
-    scales = int(get('scales', 5))
-    widths = lambda name, default: tuple(
-        int(v) for v in (get(name, None) or (default,) * scales))
-    spec = cls(
-        out_channels=int(image_shape[2]),
-        output_hw=(int(image_shape[0]), int(image_shape[1])),
-        input_channels=int(get('input_channels', 32)),
-        channels_down=widths('channels_down', 128),
-        channels_up=widths('channels_up', 128),
-        channels_skip=widths('channels_skip', 4),
-        filter_down=int(get('filter_down', 3)),
-        filter_up=int(get('filter_up', 3)),
-        filter_skip=int(get('filter_skip', 1)),
-        upsample=str(cfg.get('upsample', 'bilinear')),
-        activation=str(cfg.get('activation', 'leaky_relu')),
-        leaky_slope=float(cfg.get('leaky_slope', 0.2)),
-        need_1x1_up=bool(get('need_1x1_up', True)),
-        input_scale=float(cfg.get('input_scale', 0.1)),
-        input_kind=str(cfg.get('input_kind', 'uniform')))
-    spec.check()
-    return spec
-
   @staticmethod
   def size_multiple(cfg) -> int:
     del cfg
     return 1  # Upsampling goes to each skip's exact size.
 
   def check(self):
-    get_activation(self.activation, self.leaky_slope)
-    if not (len(self.channels_down) == len(self.channels_up) ==
-            len(self.channels_skip) >= 1):
-      raise UserError('model.dip.channels_down, channels_up and channels_skip '
-                      'need the same length (the number of scales).')
-    if self.upsample not in upsample_lib.FIXED_KINDS:
-      raise UserError(f'DIP upsamples with a fixed kind; model.upsample must '
-                      f'be one of {list(upsample_lib.FIXED_KINDS)}.')
-    if self.input_kind not in ('uniform', 'meshgrid'):
-      raise UserError("DIP's model.input_kind must be 'uniform' or "
-                      "'meshgrid'.")
-    for f in (self.filter_down, self.filter_up, self.filter_skip):
-      if f < 1 or f % 2 == 0:
-        raise UserError(f'DIP filter sizes must be odd, got {f}.')
-    r = max(self.filter_down, self.filter_up) // 2
-    if min(self.sizes[-2]) <= r:
-      raise UserError(
-          f'Image {self.output_hw[0]}x{self.output_hw[1]} is too small for '
-          f'{self.scales} DIP scales (the coarsest is {self.sizes[-2]}); use '
-          f'fewer scales (model.dip.scales).')
+    """Raises UserError for settings the network cannot run."""
+    _check(self)
 
   def convs(self):
-    """(name, p, c_in, c_out) of every conv, scale by scale, then the head."""
+    """(scale, name, p, c_in, c_out) of every conv, scale by scale, then the
+    head (scale None)."""
     out, c_in = [], self.input_channels
     for i in range(self.scales):
       cd, cu, cs = (self.channels_down[i], self.channels_up[i],
                     self.channels_skip[i])
       k = self.channels_up[i + 1] if i < self.scales - 1 else cd
       if cs:
-        out.append((f'{i}/skip', self.filter_skip, c_in, cs))
-      out.append((f'{i}/down1', self.filter_down, c_in, cd))
-      out.append((f'{i}/down2', self.filter_down, cd, cd))
-      out.append((f'{i}/up', self.filter_up, cs + k, cu))
+        out.append((i, 'skip', self.filter_skip, c_in, cs))
+      out.append((i, 'down1', self.filter_down, c_in, cd))
+      out.append((i, 'down2', self.filter_down, cd, cd))
+      out.append((i, 'up', self.filter_up, cs + k, cu))
       if self.need_1x1_up:
-        out.append((f'{i}/up1x1', 1, cu, cu))
+        out.append((i, 'up1x1', 1, cu, cu))
       c_in = cd
-    out.append(('head', 1, self.channels_up[0], self.out_channels))
+    out.append((None, 'head', 1, self.channels_up[0], self.out_channels))
     return out
 
-  def init(self, key):
-    return init(key, self)
-
-  def init_input(self, key, y=None):
+  def init_input(self, key: jax.Array, y=None) -> jax.Array:
+    """The fixed input z `[H, W, input_channels]` (y is unused)."""
     del y
     noise = jax.random.uniform(key, self.input_shape, jnp.float32, 0.0,
                                self.input_scale)
@@ -154,11 +172,30 @@ class DipSpec:
     grid = jnp.stack([xx, yy], axis=-1)[..., :self.input_channels]
     return jnp.concatenate([grid, noise[..., grid.shape[2]:]], axis=-1)
 
-  def apply(self, params, z):
-    return apply(params, z, self)
-
   def num_params(self) -> int:
-    return num_params(self)
+    """Conv weights + biases, and gamma/beta of every normalization."""
+    total = 0
+    for i, name, p, ci, co in self.convs():
+      total += p * p * ci * co + co
+      if i is not None:
+        total += 2 * co           # The norm after the conv.
+    return total + sum(2 * self._cat_channels(i) for i in range(self.scales))
+
+  def _cat_channels(self, i: int) -> int:
+    """Channels of scale i's concatenation (skip + deeper)."""
+    k = (self.channels_up[i + 1] if i < self.scales - 1
+         else self.channels_down[i])
+    return self.channels_skip[i] + k
+
+  @nn.compact
+  def __call__(self, z: jax.Array) -> jax.Array:
+    """The image `[H, W, C]` in (0, 1) from the input z `[H, W, 32]`."""
+    convs = self.convs()
+    params = {f'scale_{i}': DipScale(
+        tuple(c[1:] for c in convs if c[0] == i), self._cat_channels(i),
+        name=f'scale_{i}')() for i in range(self.scales)}
+    params['head'] = ConvNorm(*convs[-1][2:], norm=False, name='head')()
+    return _apply(params, z, self)
 
   def describe(self) -> str:
     return (f'DIP skip net, {self.scales} scales, down {self.channels_down[0]}'
@@ -166,69 +203,56 @@ class DipSpec:
             f'channels')
 
 
-def num_params(spec: DipSpec) -> int:
-  """Conv weights + biases, and gamma/beta of every normalization."""
-  total = 0
-  for name, p, ci, co in spec.convs():
-    total += p * p * ci * co + co
-    if name != 'head':
-      total += 2 * co           # The norm after the conv.
-  for i in range(spec.scales):  # The norm over the concatenation.
-    k = (spec.channels_up[i + 1] if i < spec.scales - 1
-         else spec.channels_down[i])
-    total += 2 * (spec.channels_skip[i] + k)
-  return total
-
-
-def init(key: jax.Array, spec: DipSpec) -> Params:
-  convs = spec.convs()
-  keys = jax.random.split(key, len(convs))
-  params = {}
-  for k, (name, p, ci, co) in zip(keys, convs):
-    kw, kb = jax.random.split(k)
-    bound = 1.0 / np.sqrt(ci * p * p)
-    layer = {'w': jax.random.uniform(kw, (p, p, ci, co), jnp.float32, -bound,
-                                     bound),
-             'b': jax.random.uniform(kb, (co,), jnp.float32, -bound, bound)}
-    if name != 'head':
-      layer['gamma'] = jnp.ones((co,), jnp.float32)
-      layer['beta'] = jnp.zeros((co,), jnp.float32)
-    params[name] = layer
-  for i in range(spec.scales):
-    k = (spec.channels_up[i + 1] if i < spec.scales - 1
-         else spec.channels_down[i])
-    c = spec.channels_skip[i] + k
-    params[f'{i}/cat_norm'] = {'gamma': jnp.ones((c,), jnp.float32),
-                               'beta': jnp.zeros((c,), jnp.float32)}
-  return params
+def _check(self: Dip):
+  """Raises UserError (a function: Flax intercepts method calls)."""
+  get_activation(self.activation, self.leaky_slope)
+  if not (len(self.channels_down) == len(self.channels_up) ==
+          len(self.channels_skip) >= 1):
+    raise UserError('model.dip.channels_down, channels_up and channels_skip '
+                    'need the same length (the number of scales).')
+  if self.upsample not in upsample_lib.FIXED_KINDS:
+    raise UserError(f'DIP upsamples with a fixed kind; model.upsample must '
+                    f'be one of {list(upsample_lib.FIXED_KINDS)}.')
+  if self.input_kind not in ('uniform', 'meshgrid'):
+    raise UserError("DIP's model.input_kind must be 'uniform' or "
+                    "'meshgrid'.")
+  for f in (self.filter_down, self.filter_up, self.filter_skip):
+    if f < 1 or f % 2 == 0:
+      raise UserError(f'DIP filter sizes must be odd, got {f}.')
+  r = max(self.filter_down, self.filter_up) // 2
+  if min(self.sizes[-2]) <= r:
+    raise UserError(
+        f'Image {self.output_hw[0]}x{self.output_hw[1]} is too small for '
+        f'{self.scales} DIP scales (the coarsest is {self.sizes[-2]}); use '
+        f'fewer scales (model.dip.scales).')
 
 
 def _conv(x, layer, stride=1):
   return layers.conv(x, layer['w'], stride) + layer['b']
 
 
-def apply(params: Params, z: jax.Array, spec: DipSpec) -> jax.Array:
+def _apply(params: Params, z: jax.Array, spec: Dip) -> jax.Array:
   """The skip network's image `[H, W, C]` in (0, 1) from input z `[H, W, 32]`."""
   act = get_activation(spec.activation, spec.leaky_slope)
 
-  def block(x, name, stride=1):
-    layer = params[name]
+  def block(x, layer, stride=1):
     return act(layers.channel_norm(_conv(x, layer, stride), layer['gamma'],
                                    layer['beta']))
 
   def scale(x, i):
-    deeper = block(x, f'{i}/down1', stride=2)
-    deeper = block(deeper, f'{i}/down2')
+    ps = params[f'scale_{i}']
+    deeper = block(x, ps['down1'], stride=2)
+    deeper = block(deeper, ps['down2'])
     if i < spec.scales - 1:
       deeper = scale(deeper, i + 1)
     deeper = upsample_lib.resize(deeper, x.shape[:2], spec.upsample)
     if spec.channels_skip[i]:
-      deeper = jnp.concatenate([block(x, f'{i}/skip'), deeper], axis=-1)
-    norm = params[f'{i}/cat_norm']
+      deeper = jnp.concatenate([block(x, ps['skip']), deeper], axis=-1)
+    norm = ps['cat_norm']
     y = layers.channel_norm(deeper, norm['gamma'], norm['beta'])
-    y = block(y, f'{i}/up')
+    y = block(y, ps['up'])
     if spec.need_1x1_up:
-      y = block(y, f'{i}/up1x1')
+      y = block(y, ps['up1x1'])
     return y
 
   return jax.nn.sigmoid(_conv(scale(z, 0), params['head']))

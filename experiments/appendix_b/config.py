@@ -15,7 +15,7 @@ def get_config(arg=None):
   a = common.parse_arg(arg)
   c = common.base_config(a.preset)
   c.data.images = 'astronaut'
-  c.operator.name, c.operator.noise = 'identity', 'none'
+  c.operator.name, c.operator.noise.name = 'identity', 'none'
   c.snr_db = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0)
   c.draws = 4
   if a.preset == 'full':

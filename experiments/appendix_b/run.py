@@ -18,37 +18,37 @@ import jax.numpy as jnp
 import numpy as np
 
 from dd_jax import experiment as ex
+from dd_jax.fitting import engine
+from dd_jax.io import inputs
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax.evaluation import metrics
 from dd_jax import models
 
 
 def _layers(params):
   """(label, path) of each weight matrix C_i."""
-  out = [(f'layer {i + 1}', ('hidden', i)) for i in range(len(params['hidden']))]
-  return out + [('output', ('out', None))]
+  depth = sum(1 for name in params if name.startswith('layer_'))
+  return [(f'layer {i + 1}', f'layer_{i}') for i in range(depth)] + [
+      ('output', 'out')]
 
 
 def _get(params, path):
-  return params['out']['w'] if path[0] == 'out' else params['hidden'][path[1]]['w']
+  return params[path]['w']
 
 
 def _set(params, path, w):
-  params = jax.tree.map(lambda a: a, params)
-  if path[0] == 'out':
-    params['out'] = dict(params['out'], w=w)
-  else:
-    params['hidden'] = list(params['hidden'])
-    params['hidden'][path[1]] = dict(params['hidden'][path[1]], w=w)
-  return params
+  return {**params, path: dict(params[path], w=w)}
 
 
 def run(config, workdir):
   ex.prepare(workdir, config)
-  names, clean = ex.load_images(config.data, models.size_multiple(config.model))
-  bar = ex.Progress(config.fit.steps, 'appendix_b')
-  rec = ex.fit_images(config, names[:1], clean[:1], progress=bar)[0]
+  names, clean = inputs.load_images(config.data, models.size_multiple(config.model))
+  bar = progress.Progress(config.fit.steps, 'appendix_b')
+  rec = engine.fit_images(config, clean=clean[:1], names=names[:1],
+                          progress=bar, verbose=False)[0]
   bar.close()
-  spec, params, z, x = rec['spec'], rec['best_params'], rec['input'], rec['clean']
+  spec, params, z, x = rec['model'], rec['best_params'], rec['input'], rec['clean']
   params = jax.tree.map(jnp.asarray, params)
 
   rows = []
@@ -61,7 +61,7 @@ def run(config, workdir):
         noise = jax.random.normal(key, w.shape, w.dtype)
         scale = jnp.sqrt(jnp.sum(w ** 2) / jnp.sum(noise ** 2) /
                          10 ** (snr_db / 10))
-        out = spec.apply(_set(params, path, w + scale * noise), z)
+        out = spec.apply({'params': _set(params, path, w + scale * noise)}, z)
         return metrics.psnr(out, jnp.asarray(x))
       return jax.vmap(one)(keys)
 
@@ -70,12 +70,12 @@ def run(config, workdir):
       p = np.asarray(psnrs(keys, jnp.float32(snr)))
       rows.append({'layer': label, 'SNR dB': snr, 'PSNR mean': float(p.mean()),
                    'PSNR std': float(p.std())})
-  ex.write_table(rows, workdir, 'appb',
-                 title=f'PSNR after perturbing one layer (unperturbed fit: '
-                 f'{rec["psnr"]:.2f} dB)',
-                 notes=f'{names[0]} {x.shape[0]}x{x.shape[1]}, '
-                 f'{spec.describe()}, {config.fit.steps} steps, '
-                 f'{config.draws} noise draws per point.')
+  tables.write_table(rows, workdir, 'appb',
+                     title=f'PSNR after perturbing one layer (unperturbed fit: '
+                     f'{rec["psnr"]:.2f} dB)',
+                     notes=f'{names[0]} {x.shape[0]}x{x.shape[1]}, '
+                     f'{spec.describe()}, {config.fit.steps} steps, '
+                     f'{config.draws} noise draws per point.')
   _plot_sensitivity(os.path.join(workdir, 'fig7_sensitivity.png'), rows,
                     rec['psnr'])
   _plot_histograms(os.path.join(workdir, 'fig8_histograms.png'), params)

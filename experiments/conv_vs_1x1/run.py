@@ -15,14 +15,16 @@ import json
 import os
 import time
 
-import jax
-import jax.numpy as jnp
+from absl import logging
+import ml_collections
 import numpy as np
 
 from dd_jax import experiment as ex
-from dd_jax import fitting as fit_lib
 from dd_jax import models
 from dd_jax.errors import UserError
+from dd_jax.fitting import engine
+from dd_jax.inverse import operators
+from dd_jax.io import inputs
 
 # (p, k) pairs of equal parameter count; the reference's sf4_rgb PSNRs (dB).
 PAIRS = [((3, 22), (1, 64)), ((3, 30), (1, 89)), ((3, 43), (1, 129))]
@@ -36,7 +38,7 @@ def run(config, workdir):
   ex.prepare(workdir, config)
   c = config.copy_and_resolve_references()
   c.fit.log_every = min(c.fit.log_every, c.fit.steps)
-  names, images = ex.load_stack(c.data, models.size_multiple(c.model))
+  names, images = inputs.load_stack(c.data, models.size_multiple(c.model))
   specs = model_specs(c, images.shape[1:])  # All checked before any fit.
   rows = [fit_one(c, p, k, spec, names, images) for (p, k), spec in specs]
   write_table(rows, c, names, images.shape[1], workdir)
@@ -44,7 +46,7 @@ def run(config, workdir):
   seconds = time.time() - t
   with open(os.path.join(workdir, 'rows.json'), 'w') as f:
     json.dump({'rows': rows, 'seconds': seconds}, f, indent=2)
-  print(f'[conv_vs_1x1] wrote {workdir} in {seconds:.0f} s', flush=True)
+  logging.info('[conv_vs_1x1] wrote %s in %.0f s', workdir, seconds)
   return rows
 
 
@@ -62,15 +64,15 @@ def model_specs(c, shape):
 
 def fit_one(c, p, k, spec, names, images):
   """Fits all images with one decoder spec; returns the result row."""
-  keys = jax.random.split(jax.random.key(int(c.seed)), len(images))
-  print(f'[conv_vs_1x1] p={p} k={k}: {spec.num_params():,} parameters, '
-        f'{len(images)} image(s) {images.shape[1]}x{images.shape[2]}',
-        flush=True)
-  res = fit_lib.fit(keys, spec, lambda x, aux: x, jnp.asarray(images), {},
-                    optim_cfg=c.optim, fit_cfg=c.fit, clean=images,
-                    verbose=False)
-  psnr = [float(v) for v in res.history[-1]['psnr']]
-  print(f'  PSNR {np.mean(psnr):.2f} dB ({res.seconds:.0f} s)', flush=True)
+  logging.info('[conv_vs_1x1] p=%d k=%d: %s parameters, %d image(s) %dx%d',
+               p, k, f'{spec.num_params():,}', len(images), images.shape[1],
+               images.shape[2])
+  identity = operators.make_operator(
+      ml_collections.ConfigDict({'name': 'identity'}), images.shape[1:])
+  res = engine.fit_images(c, measurements=images, clean=images, names=names,
+                          model=spec, operator=identity, verbose=False)
+  psnr = [rec['history'][1][-1] for rec in res]
+  logging.info('  PSNR %.2f dB (%.0f s)', np.mean(psnr), res.seconds)
   return {'p': p, 'k': k, 'params': spec.num_params(),
           'psnr_mean': float(np.mean(psnr)),
           **{f'psnr_{n}': v for n, v in zip(names, psnr)},
@@ -95,7 +97,7 @@ def write_table(rows, c, names, size, workdir):
                  f'{r["psnr_mean"]:.2f} | {r["reference_sf4_512"]:.2f} |')
   with open(os.path.join(workdir, 'results.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
-  print('\n'.join(lines), flush=True)
+  logging.info('%s', '\n'.join(lines))
 
 
 def plot(rows, path):

@@ -23,7 +23,7 @@ def get_config(arg=None):
   if a.preset == 'test':
     names = ['astronaut', 'camera']
   c.data.images = ','.join(names)
-  c.operator.name, c.operator.noise = 'identity', 'none'
+  c.operator.name, c.operator.noise.name = 'identity', 'none'
   c.optim.lr = 0.005
   c.fit.jitter_std, c.fit.jitter_decay_every = 0.005, 500
   if a.preset == 'full':

@@ -16,6 +16,10 @@ import numpy as np
 from dd_jax.evaluation import baselines
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
+from dd_jax.fitting import engine
+from dd_jax.io import inputs
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax import models
 from dd_jax.errors import UserError
 
@@ -28,15 +32,16 @@ REFERENCE = {('sf4_rgb', 64): dict(dd=24.90, haar=23.70),
 
 def run(config, workdir):
   ex.prepare(workdir, config)
-  names, clean = ex.load_images(config.data, models.size_multiple(config.model))
-  bar = ex.Progress(len(names) * config.fit.steps * len(config.ks), 'fig1')
+  names, clean = inputs.load_images(config.data, models.size_multiple(config.model))
+  bar = progress.Progress(len(names) * config.fit.steps * len(config.ks), 'fig1')
   rows = []
   for k in config.ks:
     config.model.k = int(k)
-    recs = ex.fit_images(config, names, clean, progress=bar)
+    recs = engine.fit_images(config, clean=clean, names=names, progress=bar,
+                             verbose=False)
     for rec in recs:
       x = rec['clean']
-      n = rec['spec'].num_params()
+      n = rec['model'].num_params()
       r = dict(image=rec['name'], k=int(k), channels=x.shape[2], params=n,
                factor=x.size / n, **{'DD PSNR': rec['psnr']})
       data_lib.save_png(os.path.join(workdir, f'{rec["name"]}_k{k}_dd.png'),
@@ -48,7 +53,7 @@ def run(config, workdir):
         except UserError as e:  # Budget below the coarse band (tiny images).
           print(f'[fig1] {rec["name"]} k={k} {w}: {e}', flush=True)
           continue
-        r[f'{w} PSNR'] = ex.psnr(out, x)
+        r[f'{w} PSNR'] = engine.psnr(out, x)
         data_lib.save_png(os.path.join(workdir, f'{rec["name"]}_k{k}_{w}.png'),
                           out)
       for key, v in REFERENCE.get((rec['name'], int(k)), {}).items():
@@ -57,14 +62,14 @@ def run(config, workdir):
   bar.close()
   cols = ['image', 'k', 'channels', 'params', 'factor', 'DD PSNR'] + [
       f'{w} PSNR' for w in config.wavelets] + ['reference dd', 'reference haar']
-  ex.write_table(rows, workdir, 'fig1', cols,
-                 title='Representation PSNR (dB) at equal parameter counts',
-                 notes='factor = pixels x channels / parameters. Wavelet '
-                 'coders keep as many coefficients as the decoder has '
-                 'parameters. haar_reference: the paper\'s baseline (per '
-                 'channel n/C, YCbCr, approximation always kept); '
-                 'bior4.4_ycbcr / haar_keep_n: the n largest coefficients '
-                 'over all channels. Reference numbers are 512x512.')
+  tables.write_table(rows, workdir, 'fig1', cols,
+                     title='Representation PSNR (dB) at equal parameter counts',
+                     notes='factor = pixels x channels / parameters. Wavelet '
+                     'coders keep as many coefficients as the decoder has '
+                     'parameters. haar_reference: the paper\'s baseline (per '
+                     'channel n/C, YCbCr, approximation always kept); '
+                     'bior4.4_ycbcr / haar_keep_n: the n largest coefficients '
+                     'over all channels. Reference numbers are 512x512.')
   _scatter(os.path.join(workdir, 'fig1_scatter.png'), rows, config)
 
 

@@ -19,7 +19,7 @@ def get_config(arg=None):
   a = common.parse_arg(arg, dip=True)
   c = common.base_config(a.preset)
   c.data.images = 'astronaut'
-  c.operator.sigma = 25 / 255
+  c.operator.noise.sigma = 25 / 255
   c.fit.best_iterate = False
   size, steps, log_every, width, scales = {
       'full': (512, 50000, 100, 128, 5), 'cpu': (128, 2000, 20, 32, 4),

@@ -11,11 +11,14 @@ vmapped call per model. Writes fig4.csv/.md (MSE at a few steps), fig4.png
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from dd_jax import experiment as ex
+from dd_jax.fitting import engine
+from dd_jax.io import inputs
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax import models
 
 
@@ -40,20 +43,19 @@ def run(config, workdir):
     models_['DIP'] = _dip_config(config)
   mult = int(np.lcm.reduce([models.size_multiple(c.model)
                             for c in models_.values()]))
-  _, clean = ex.load_images(config.data, mult)
+  _, clean = inputs.load_images(config.data, mult)
   x = clean[0]
-  eta = float(config.operator.sigma) * np.asarray(jax.random.normal(
+  eta = float(config.operator.noise.sigma) * np.asarray(jax.random.normal(
       jax.random.key(config.seed + 1), x.shape), np.float32)
   ys = np.stack([np.clip(x + eta, 0, 1), x, 0.5 + eta])
   refs = np.stack([x, x, 0.5 + eta])
-  bar = ex.Progress(3 * config.fit.steps * len(models_), 'fig4')
+  bar = progress.Progress(3 * config.fit.steps * len(models_), 'fig4')
   curves, rows = {}, []
   for name, cfg in models_.items():
-    keys = jnp.stack([jax.random.fold_in(jax.random.key(cfg.seed), i)
-                      for i in range(3)])
-    res = ex.fit_group(cfg, x.shape, ys, keys=keys, clean=refs, progress=bar)
-    steps = np.array([h['step'] for h in res.history])
-    mse = 10 ** (-np.array([h['psnr_current'] for h in res.history]) / 10)
+    res = engine.fit_images(cfg, measurements=ys, clean=refs, progress=bar,
+                            verbose=False)
+    steps = np.array(res[0]['history'][0])
+    mse = 10 ** (-np.array([rec['history'][2] for rec in res]).T / 10)
     curves[name] = (steps, mse)
     n = models.make_model(cfg.model, x.shape).num_params()
     for j, panel in enumerate(PANELS):
@@ -65,12 +67,12 @@ def run(config, workdir):
           eta ** 2))) if j == 2 else None
       rows.append(r)
   bar.close()
-  ex.write_table(rows, workdir, 'fig4',
-                 title='MSE vs step (noise sigma '
-                 f'{255 * float(config.operator.sigma):.0f}/255, '
-                 f'{x.shape[0]}x{x.shape[1]})',
-                 notes='noise energy fitted = 1 - MSE / mean(eta^2) for the '
-                 'pure-noise target.')
+  tables.write_table(rows, workdir, 'fig4',
+                     title='MSE vs step (noise sigma '
+                     f'{255 * float(config.operator.noise.sigma):.0f}/255, '
+                     f'{x.shape[0]}x{x.shape[1]})',
+                     notes='noise energy fitted = 1 - MSE / mean(eta^2) for the '
+                     'pure-noise target.')
   with open(os.path.join(workdir, 'fig4_curves.csv'), 'w') as f:
     f.write('model,step,' + ','.join(PANELS) + '\n')
     for name, (steps, mse) in curves.items():

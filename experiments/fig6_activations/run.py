@@ -15,6 +15,10 @@ import numpy as np
 
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
+from dd_jax.fitting import engine
+from dd_jax.io import inputs
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax import models
 
 
@@ -27,22 +31,23 @@ def run(config, workdir):
                  anti_aliasing=True)
     names, clean = ['shepp_logan'], [np.clip(img, 0, 1).astype(np.float32)[..., None]]
   else:
-    names, clean = ex.load_images(config.data,
-                                  models.size_multiple(config.model))
-  bar = ex.Progress(config.fit.steps, 'fig6')
-  rec = ex.fit_images(config, names, clean, progress=bar)[0]
+    names, clean = inputs.load_images(config.data,
+                                      models.size_multiple(config.model))
+  bar = progress.Progress(config.fit.steps, 'fig6')
+  rec = engine.fit_images(config, clean=clean, names=names, progress=bar,
+                          verbose=False)[0]
   bar.close()
-  spec = rec['spec']
+  spec = rec['model']
   params = {k: v for k, v in rec['best_params'].items()}
   z = jnp.asarray(rec['input'])
-  feats = [np.asarray(z)] + [np.asarray(f) for f in models.hidden_features(
-      params, z, spec)]
+  feats = [np.asarray(z)] + [np.asarray(f) for f in spec.apply(
+      {'params': params}, z, method=models.DeepDecoder.features)]
   data_lib.save_png(os.path.join(workdir, 'fig6_fit.png'), rec['restored'])
-  ex.write_table([dict(image=names[0], size=f'{clean[0].shape[0]}',
-                       model=spec.describe(), steps=config.fit.steps,
-                       PSNR=rec['psnr'], **{'reference PSNR (256, 10000 '
-                                            'steps)': 52.22})],
-                 workdir, 'fig6', title='Phantom fit')
+  tables.write_table([dict(image=names[0], size=f'{clean[0].shape[0]}',
+                           model=spec.describe(), steps=config.fit.steps,
+                           PSNR=rec['psnr'], **{'reference PSNR (256, 10000 '
+                                                'steps)': 52.22})],
+                     workdir, 'fig6', title='Phantom fit')
   _plot(os.path.join(workdir, 'fig6.png'), rec, feats, config.channels_shown)
 
 

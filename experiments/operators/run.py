@@ -23,27 +23,31 @@ import numpy as np
 
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
-from dd_jax import fitting as fit_lib
+from dd_jax.evaluation import baselines
 from dd_jax.evaluation import metrics
 from dd_jax import models
-from dd_jax.inverse import operators
 from dd_jax.errors import UserError
+from dd_jax.fitting import engine
+from dd_jax.io import inputs
 
-# name, operator fields, noise sigma (1/255)
+# name, operator config (name and its nested sections), noise sigma (1/255)
 CASES = (
-    ('inpaint random 50%', dict(name='mask', mask='random', observed=0.5), 0),
-    ('inpaint text', dict(name='mask', mask='text'), 0),
-    ('SR x4 lanczos2', dict(name='downsample', factor=4), 0),
-    ('SR x4 bicubic', dict(name='downsample', factor=4, sr_kernel='bicubic'),
-     0),
-    ('deblur gaussian 1.6', dict(name='blur', blur='gaussian'), 2),
-    ('deblur motion 9', dict(name='blur', blur='motion', blur_size=9), 2),
-    ('blur+SR x2', dict(name='compose', ops='blur,downsample', factor=2), 0),
-    ('CS gaussian n/m=4', dict(name='cs_gaussian', ratio=4.0), 0),
-    ('CS random conv n/m=4', dict(name='cs_conv', ratio=4.0), 0),
-    ('MRI 1 coil x4', dict(name='mri', mri_mask='random', accel=4.0), 0),
-    ('MRI 8 coils x4', dict(name='mri_multicoil', mri_mask='random',
-                            accel=4.0, coils='synthetic:8'), 0),
+    ('inpaint random 50%',
+     dict(name='mask', mask=dict(kind='random', observed=0.5)), 0),
+    ('inpaint text', dict(name='mask', mask=dict(kind='text')), 0),
+    ('SR x4 lanczos2', dict(name='downsample', downsample=dict(factor=4)), 0),
+    ('SR x4 bicubic',
+     dict(name='downsample', downsample=dict(factor=4, kernel='bicubic')), 0),
+    ('deblur gaussian 1.6', dict(name='blur', blur=dict(kind='gaussian')), 2),
+    ('deblur motion 9', dict(name='blur', blur=dict(kind='motion', size=9)),
+     2),
+    ('blur+SR x2', dict(name='compose', compose=dict(ops='blur,downsample'),
+                        downsample=dict(factor=2)), 0),
+    ('CS gaussian n/m=4', dict(name='cs_gaussian', cs=dict(ratio=4.0)), 0),
+    ('CS random conv n/m=4', dict(name='cs_conv', cs=dict(ratio=4.0)), 0),
+    ('MRI 1 coil x4', dict(name='mri', mri=dict(mask='random', accel=4.0)), 0),
+    ('MRI 8 coils x4', dict(name='mri_multicoil', mri=dict(
+        mask='random', accel=4.0, coils='synthetic:8')), 0),
 )
 
 
@@ -67,7 +71,7 @@ def load_images(config):
   """Image sources and the stacked clean images `[N, H, W, C]`, cropped to
   a multiple of the model's and the operators' (8) size factors."""
   mult = int(np.lcm(models.size_multiple(config.model), 8))
-  _, clean = ex.load_stack(config.data, mult)
+  _, clean = inputs.load_stack(config.data, mult)
   return data_lib.list_sources(config.data.images), clean
 
 
@@ -81,27 +85,20 @@ def sr_baselines(ys, shape):
 
 
 def run_case(name, fields, sigma, xs, cfg, seed=0):
-  op_cfg = ml_collections.ConfigDict(dict(
-      noise='gaussian' if sigma else 'none', sigma=sigma / 255, **fields))
+  op_cfg = ml_collections.ConfigDict(dict(noise=dict(
+      name='gaussian' if sigma else 'none', sigma=sigma / 255), **fields))
+  c = ml_collections.ConfigDict(cfg.to_dict())
+  c.operator, c.seed = op_cfg, seed
   shape = xs.shape[1:]
-  op = operators.make_operator(op_cfg, shape)
   n = xs.shape[0]
-  keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), i)
-                    for i in range(n)])
-  auxs = jax.vmap(op.make_aux, in_axes=(0, None))(
-      jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), 0)
-  ys = jax.vmap(lambda k, x, a: operators.measure(k, x, op, a, op_cfg))(
-      jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys), jnp.asarray(xs),
-      auxs)
-  weights = (None if op.weight is None else
-             jax.vmap(op.weight, axis_size=n)(auxs))
-  spec = models.DecoderSpec.from_config(cfg.model, shape)
-  res = fit_lib.fit(keys, spec, op.forward, ys, auxs, optim_cfg=cfg.optim,
-                    fit_cfg=cfg.fit, clean=jnp.asarray(xs), weights=weights,
-                    verbose=False)
-  outs = {'deep decoder': res.restored}
+  res = engine.fit_images(c, clean=xs, verbose=False)
+  op = res.groups[0]['operator']
+  ys = jnp.asarray(np.stack([rec['y'] for rec in res]))
+  auxs = jax.tree.map(lambda *a: jnp.asarray(np.stack(a)),
+                      *[rec['aux'] for rec in res])
+  outs = {'deep decoder': np.stack([rec['restored'] for rec in res])}
   outs['least squares'] = np.clip(np.asarray(jax.jit(jax.vmap(
-      lambda y, a: operators.least_squares(op, y, a)))(ys, auxs)), 0, 1)
+      lambda y, a: baselines.least_squares(op, y, a)))(ys, auxs)), 0, 1)
   if fields['name'] == 'downsample':
     outs.update(sr_baselines(ys, shape))
   row = {'operator': name, 'seconds': res.seconds}

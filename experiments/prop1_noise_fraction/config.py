@@ -16,7 +16,7 @@ from configs import common
 def get_config(arg=None):
   a = common.parse_arg(arg)
   c = common.base_config(a.preset)
-  c.operator.name, c.operator.noise = 'identity', 'none'
+  c.operator.name, c.operator.noise.name = 'identity', 'none'
   c.noise_sigma = 0.1
   c.fit.best_iterate = False
   c.model.depth = 4

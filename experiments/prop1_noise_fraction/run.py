@@ -13,17 +13,19 @@ import math
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dd_jax import experiment as ex
+from dd_jax.fitting import engine
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax import models
 
 
 def run(config, workdir):
   ex.prepare(workdir, config)
   total = len(config.ks) * len(config.sides) * config.draws * config.fit.steps
-  bar = ex.Progress(total, 'prop1')
+  bar = progress.Progress(total, 'prop1')
   rows = []
   for side in config.sides:
     shape = (side, side, 1)
@@ -34,11 +36,10 @@ def run(config, workdir):
     for k in config.ks:
       config.model.k = int(k)
       spec = models.make_model(config.model, shape)
-      keys = jnp.stack([jax.random.fold_in(jax.random.key(config.seed), i)
-                        for i in range(config.draws)])
-      res = ex.fit_group(config, shape, ys, keys=keys, progress=bar,
-                         spec=spec)
-      resid = np.mean((res.restored - ys) ** 2, axis=(1, 2, 3))
+      res = engine.fit_images(config, measurements=ys, model=spec,
+                              progress=bar, verbose=False)
+      restored = np.stack([rec['restored'] for rec in res])
+      resid = np.mean((restored - ys) ** 2, axis=(1, 2, 3))
       frac = 1 - resid / np.mean(eta ** 2, axis=(1, 2, 3))
       n, n0 = side * side, spec.input_hw[0] * spec.input_hw[1]
       rows.append(dict(k=int(k), n=n, n0=n0, params=spec.num_params(),
@@ -47,12 +48,12 @@ def run(config, workdir):
                           'fraction fitted': float(frac.mean()),
                           'fraction std': float(frac.std())}))
   bar.close()
-  ex.write_table(rows, workdir, 'prop1',
-                 title='Fraction of pure-noise energy fitted',
-                 notes=f'depth {config.model.depth}, noise sigma '
-                 f'{config.noise_sigma}, {config.fit.steps} Adam steps, '
-                 f'{config.draws} draws. Proposition 1 (one layer) bounds '
-                 'the fraction by 20 k^2 log(n0)/n when k^2 log(n0)/n <= 1/32.')
+  tables.write_table(rows, workdir, 'prop1',
+                     title='Fraction of pure-noise energy fitted',
+                     notes=f'depth {config.model.depth}, noise sigma '
+                     f'{config.noise_sigma}, {config.fit.steps} Adam steps, '
+                     f'{config.draws} draws. Proposition 1 (one layer) bounds '
+                     'the fraction by 20 k^2 log(n0)/n when k^2 log(n0)/n <= 1/32.')
   _plot(os.path.join(workdir, 'prop1.png'), rows, config)
 
 

@@ -107,7 +107,7 @@ def run_dd(name, img, k, cfg, emit):
   z = C.input_for_seed(seed, spec)
   render = C.make_render(spec, tuple(hw))
   float_psnr = float(metrics.psnr(render(params, z), img))
-  n = models.num_params(spec)
+  n = spec.num_params()
   # The paper's view: keep-N wavelet with N = number of weights, free
   # positions and exact values.
   _, _, exact = B.wavelet_keep_n(img, n)

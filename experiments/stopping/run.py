@@ -27,17 +27,17 @@ import json
 import os
 import time
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
-from dd_jax import fitting as fit_lib
 from dd_jax.evaluation import metrics
 from dd_jax import models
 from dd_jax.inverse import operators
+from dd_jax.fitting import engine
+from dd_jax.fitting import keys
 from dd_jax.fitting import stopping
 from dd_jax.errors import UserError
 
@@ -71,32 +71,40 @@ def run_image(source, cfg, sigmas, seed=0):
   shape = img.shape
   op = operators.make_operator(ml_collections.ConfigDict({'name': 'identity'}),
                                shape)
-  spec = models.DecoderSpec.from_config(cfg.model, shape)
-  keys = jnp.stack([jax.random.key(seed)] * n)  # same init for every sigma
-  xs = jnp.asarray(np.stack([img] * n))
+  xs = np.stack([img] * n)
+  root = keys.root_key(seed + 1)
   ys = jnp.stack([operators.measure(
-      jax.random.fold_in(jax.random.key(seed + 1), i), xs[i], op, {},
-      ml_collections.ConfigDict({'noise': 'gaussian', 'sigma': s / 255}))
+      keys.noise_key(keys.image_key(root, i)), jnp.asarray(xs[i]), op, {},
+      ml_collections.ConfigDict({'noise': {'name': 'gaussian',
+                                           'sigma': s / 255}}))
                   for i, s in enumerate(sigmas)])
-  auxs = {}
-  ones = jnp.ones((n, *shape[:2], 1))
-  disc = stopping.Discrepancy(op.forward, ys, auxs, ones,
-                              [s / 255 for s in sigmas])
-  disc.halt = False
-  plain = fit_lib.fit(keys, spec, op.forward, ys, auxs, optim_cfg=cfg.optim,
-                      fit_cfg=cfg.fit, clean=xs, stopper=disc, verbose=False)
-  psnr_cur = np.array([h['psnr_current'] for h in plain.history])  # [T, n]
-  steps = [h['step'] for h in plain.history]
+  c = ml_collections.ConfigDict(cfg.to_dict())
+  c.seed = seed
+  fit = dict(measurements=ys, clean=xs, operator=op, verbose=False,
+             indices=[0] * n)  # the same init for every sigma
+  rules = {}
 
-  fit_cfg = ml_collections.ConfigDict({'stop': 'validation',
-                                       'holdout': cfg.fit.holdout,
-                                       'patience': cfg.fit.patience})
-  val, train_w = stopping.make_stopper(fit_cfg, None, op, ys, auxs, None,
-                                       key=jax.random.key(seed + 2))
-  val.halt = False
-  vfit = fit_lib.fit(keys, spec, op.forward, ys, auxs, optim_cfg=cfg.optim,
-                     fit_cfg=cfg.fit, clean=xs, stopper=val, weights=train_w,
-                     verbose=False)
+  def discrepancy(op, ys, auxs, weights, key):
+    ones = jnp.ones((n, *shape[:2], 1))
+    rules['disc'] = stopping.Discrepancy(op.forward, ys, auxs, ones,
+                                         [s / 255 for s in sigmas])
+    rules['disc'].halt = False
+    return rules['disc'], weights
+
+  def validation(op, ys, auxs, weights, key):
+    fit_cfg = ml_collections.ConfigDict({'stop': 'validation',
+                                         'holdout': cfg.fit.holdout,
+                                         'patience': cfg.fit.patience})
+    rules['val'], train_w = stopping.make_stopper(fit_cfg, None, op, ys, auxs,
+                                                  weights, key=key)
+    rules['val'].halt = False
+    return rules['val'], train_w
+
+  plain = engine.fit_images(c, stopper=discrepancy, **fit)
+  vfit = engine.fit_images(c, stopper=validation, **fit)
+  disc, val = rules['disc'], rules['val']
+  steps, _, _ = plain[0]['history']
+  psnr_cur = np.array([rec['history'][2] for rec in plain]).T  # [T, n]
 
   rows = []
   for i, s in enumerate(sigmas):
@@ -109,18 +117,17 @@ def run_image(source, cfg, sigmas, seed=0):
            'best_psnr': best, 'best_step': steps[best_t],
            'sigma_mad': est * 255}
     rec['budget'] = (float(psnr_cur[-1, i]), steps[-1])
-    rec['budget_best_iterate'] = (float(plain.history[-1]['psnr'][i]),
+    rec['budget_best_iterate'] = (float(plain[i]['history'][1][-1]),
                                   steps[-1])
     for name, sig in (('discrepancy_known', s / 255),
                       ('discrepancy_mad', est)):
       t = first_at_or_below(trace_i, sig ** 2)
       rec[name] = ((float(psnr_cur[t, i]), steps[t]) if t is not None else
                    (float(psnr_cur[-1, i]), -1))  # never fired: budget
-    v_img = vfit.restored[i]
+    v_img = vfit[i]['restored']
     rec['validation'] = (float(metrics.psnr(v_img, xs[i])),
                          int(val.best_step[i]))
-    rec['validation_fit_best_psnr'] = float(
-        np.max([h['psnr_current'][i] for h in vfit.history]))
+    rec['validation_fit_best_psnr'] = float(np.max(vfit[i]['history'][2]))
     rec['final_residual_over_sigma2'] = float(trace_i[-1][1] / (s / 255) ** 2)
     rows.append(rec)
   return rows

@@ -15,6 +15,7 @@ import ml_collections
 import numpy as np
 
 from dd_jax import experiment as ex
+from dd_jax.io import tables
 from dd_jax import run as run_lib
 from dd_jax.errors import UserError
 
@@ -66,7 +67,7 @@ def run(config, workdir):
       r[f'{img} PSNR'] = v['psnr_restored']
     r['seconds'] = summary['seconds']
     rows.append(r)
-  ex.write_table(rows, workdir, 'sweep', title='Sweep: restored PSNR (dB)')
+  tables.write_table(rows, workdir, 'sweep', title='Sweep: restored PSNR (dB)')
   _plot(os.path.join(workdir, 'sweep.png'), rows)
 
 

@@ -37,14 +37,15 @@ def _dd(preset, task):
   if preset == 'cpu':
     c.data.size, c.model.k, c.model.depth = 128, 64, 5
   if task == 'dn':
-    c.operator.name, c.operator.sigma = 'identity', 25 / 255
+    c.operator.name, c.operator.noise.sigma = 'identity', 25 / 255
     c.fit.steps = {'full': 1900, 'cpu': 1000, 'test': 10}[preset]
   elif task == 'sr':
-    c.operator.name, c.operator.factor, c.operator.noise = 'downsample', 4, 'none'
+    c.operator.name, c.operator.noise.name = 'downsample', 'none'
+    c.operator.downsample.factor = 4
     c.fit.steps = {'full': 2000, 'cpu': 1000, 'test': 10}[preset]
   else:
-    c.operator.name, c.operator.noise = 'mask', 'none'
-    c.operator.mask, c.operator.observed = 'random', 0.5
+    c.operator.name, c.operator.noise.name = 'mask', 'none'
+    c.operator.mask.kind, c.operator.mask.observed = 'random', 0.5
     c.model.k = {'full': 320, 'cpu': 96, 'test': 16}[preset]
     c.fit.steps = {'full': 5000, 'cpu': 1500, 'test': 10}[preset]
   c.fit.log_every = {'full': 100, 'cpu': 100, 'test': 5}[preset]

@@ -16,6 +16,10 @@ import numpy as np
 from dd_jax.evaluation import baselines
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
+from dd_jax.fitting import engine
+from dd_jax.io import inputs
+from dd_jax.io import progress
+from dd_jax.io import tables
 from dd_jax import models
 from dd_jax.errors import UserError
 
@@ -36,10 +40,10 @@ TASK_NAMES = {'dn': 'denoising, sigma 25', 'sr': 'x4 super-resolution',
 def _baseline(task, name, rec, cfg):
   if task == 'dn':
     return baselines.get(baselines.DENOISERS, name, 'denoiser')(
-        rec['y'], float(cfg.operator.sigma))
+        rec['y'], float(cfg.operator.noise.sigma))
   if task == 'sr':
     return baselines.get(baselines.UPSAMPLERS, name, 'upsampler')(
-        rec['y'], int(cfg.operator.factor))
+        rec['y'], int(cfg.operator.downsample.factor))
   return baselines.get(baselines.INPAINTERS, name, 'inpainter')(
       rec['y'], rec['aux']['mask'])
 
@@ -52,12 +56,12 @@ def run(config, workdir):
       raise UserError(f"Unknown task {t!r}; tasks are 'dn', 'sr', 'ip'.")
   mult = int(np.lcm.reduce([models.size_multiple(config.dd[t].model)
                             for t in tasks] + [4]))
-  names, clean = ex.load_images(config.data, mult)
+  names, clean = inputs.load_images(config.data, mult)
   methods = {t: ['dd'] + (['dip'] if t in config.dip else []) for t in tasks}
   total = sum(len(names) * (config.dd[t].fit.steps +
                             (config.dip[t].fit.steps if t in config.dip else 0))
               for t in tasks)
-  bar = ex.Progress(total, 'table1')
+  bar = progress.Progress(total, 'table1')
   md, t0 = [], time.time()
   timing = {}
   for task in tasks:
@@ -67,7 +71,8 @@ def run(config, workdir):
       cfg.mesh = config.mesh
       cfg.seed = config.seed  # Same seed: the same measurements for every method.
       t = time.time()
-      cols[m] = ex.fit_images(cfg, names, clean, progress=bar)
+      cols[m] = engine.fit_images(cfg, clean=clean, names=names,
+                                  progress=bar, verbose=False)
       timing[f'{task}/{m}'] = time.time() - t
     rows, ref = [], cols['dd']
     for i, name in enumerate(names):
@@ -88,7 +93,7 @@ def run(config, workdir):
         t = time.time()
         out = _baseline(task, b, ref[i], config.dd[task])
         timing[f'{task}/{b}'] = timing.get(f'{task}/{b}', 0) + time.time() - t
-        r[f'{b} PSNR'], r[f'{b} SSIM'] = ex.psnr(out, clean[i]), ex.ssim(
+        r[f'{b} PSNR'], r[f'{b} SSIM'] = engine.psnr(out, clean[i]), engine.ssim(
             out, clean[i])
         _save(workdir, task, name, b, out)
       for k, v in PAPER[task].get(name, {}).items():
@@ -96,10 +101,10 @@ def run(config, workdir):
       rows.append(r)
     keys = [k for k in dict.fromkeys(k for r in rows for k in r)
             if k not in ('image', 'size')]
-    rows.append(ex.mean_row(rows, 'image', 'mean', [k for k in keys
-                                                     if 'paper' not in k]))
+    rows.append(tables.mean_row(rows, 'image', 'mean', [k for k in keys
+                                                         if 'paper' not in k]))
     cols_order = ['image', 'size'] + keys
-    md.append(ex.write_table(
+    md.append(tables.write_table(
         rows, workdir, f'table1_{task}', cols_order,
         title=f'{task.upper()}: {TASK_NAMES[task]} (PSNR dB, SSIM)'))
     _plot(os.path.join(workdir, f'table1_{task}.png'), rows[:-1], task)

@@ -13,15 +13,16 @@ into the workdir.
 import json
 import os
 
-import jax
-import jax.numpy as jnp
+from absl import logging
+import ml_collections
 import numpy as np
 
 from dd_jax import experiment as ex
-from dd_jax import fitting as fit_lib
 from dd_jax.evaluation import metrics
 from dd_jax import models
 from dd_jax.errors import UserError
+from dd_jax.fitting import engine
+from dd_jax.inverse import operators
 
 KINDS = ('linear', 'convex')
 
@@ -56,16 +57,16 @@ def run(config, workdir):
 
 def fit_kind(c, kind, spec, x):
   """Fits one decoder to the `[n, 1, 1]` signal; estimate, PSNR, params."""
-  res = fit_lib.fit(jax.random.split(jax.random.key(int(c.seed)), 1), spec,
-                    lambda v, aux: v, jnp.asarray(x[None]), {},
-                    optim_cfg=c.optim, fit_cfg=c.fit, clean=x[None],
-                    verbose=False)
-  est = res.restored[0, :, 0, 0]
+  identity = operators.make_operator(
+      ml_collections.ConfigDict({'name': 'identity'}), x.shape)
+  res = engine.fit_images(c, measurements=x[None], clean=x[None], model=spec,
+                          operator=identity, verbose=False)
+  est = res[0]['restored'][:, 0, 0]
   out = {'estimate': est.tolist(),
          'psnr': float(metrics.psnr(est, x[:, 0, 0])),
          'params': spec.num_params()}
-  print(f'[fig5] {kind}: {out["params"]} parameters, PSNR '
-        f'{out["psnr"]:.2f} dB', flush=True)
+  logging.info('[fig5] %s: %d parameters, PSNR %.2f dB', kind,
+               out['params'], out['psnr'])
   return out
 
 

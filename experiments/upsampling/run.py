@@ -16,16 +16,18 @@ import json
 import os
 import time
 
-import jax
-import jax.numpy as jnp
+from absl import logging
+import ml_collections
 import numpy as np
 
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
-from dd_jax import fitting as fit_lib
 from dd_jax.evaluation import metrics
 from dd_jax import models
 from dd_jax.errors import UserError
+from dd_jax.fitting import engine
+from dd_jax.inverse import operators
+from dd_jax.io import inputs
 
 
 def run(config, workdir):
@@ -34,7 +36,7 @@ def run(config, workdir):
   ex.prepare(workdir, config)
   c = config.copy_and_resolve_references()
   c.fit.log_every = min(c.fit.log_every, c.fit.steps)
-  names, clean = ex.load_stack(c.data, models.size_multiple(c.model))
+  names, clean = inputs.load_stack(c.data, models.size_multiple(c.model))
   specs = model_specs(c, clean.shape[1:])  # All checked before any fit.
   noisy = add_noise(clean, c.sigma, int(c.seed))
   noisy_psnr = float(np.mean([metrics.psnr(a, b)
@@ -46,7 +48,7 @@ def run(config, workdir):
   seconds = time.time() - t
   with open(os.path.join(workdir, 'rows.json'), 'w') as f:
     json.dump({'rows': rows, 'seconds': seconds}, f, indent=2)
-  print(f'[upsampling] wrote {workdir} in {seconds:.0f} s', flush=True)
+  logging.info('[upsampling] wrote %s in %.0f s', workdir, seconds)
   return rows
 
 
@@ -80,15 +82,16 @@ def fit_kind(c, kind, spec, clean, noisy, noisy_psnr, workdir):
   """One vmapped fit of the N clean and the N noisy images; the result row."""
   n = len(clean)
   ys, xs = np.concatenate([clean, noisy]), np.concatenate([clean, clean])
-  keys = jax.random.split(jax.random.key(int(c.seed)), 2 * n)
-  print(f'[upsampling] {kind}: {spec.num_params():,} parameters, '
-        f'{2 * n} fits {clean.shape[1]}x{clean.shape[2]}', flush=True)
-  res = fit_lib.fit(keys, spec, lambda x, aux: x, jnp.asarray(ys), {},
-                    optim_cfg=c.optim, fit_cfg=c.fit, clean=xs, verbose=False)
-  psnr = np.asarray(res.history[-1]['psnr'])
-  print(f'  representation {psnr[:n].mean():.2f} dB, denoising '
-        f'{psnr[n:].mean():.2f} dB ({res.seconds:.0f} s)', flush=True)
-  save_examples(workdir, kind, res.restored, n)
+  logging.info('[upsampling] %s: %s parameters, %d fits %dx%d', kind,
+               f'{spec.num_params():,}', 2 * n, clean.shape[1], clean.shape[2])
+  identity = operators.make_operator(
+      ml_collections.ConfigDict({'name': 'identity'}), clean.shape[1:])
+  res = engine.fit_images(c, measurements=ys, clean=xs, model=spec,
+                          operator=identity, verbose=False)
+  psnr = np.asarray([rec['history'][1][-1] for rec in res])
+  logging.info('  representation %.2f dB, denoising %.2f dB (%.0f s)',
+               psnr[:n].mean(), psnr[n:].mean(), res.seconds)
+  save_examples(workdir, kind, np.stack([rec['restored'] for rec in res]), n)
   return {'kind': kind, 'params': spec.num_params(),
           'representation': float(psnr[:n].mean()),
           'denoising': float(psnr[n:].mean()),
@@ -123,7 +126,7 @@ def write_table(rows, c, names, size, workdir):
             'decoder, astronaut 512, sigma 25, k=64: 29.15 dB (1900 steps).']
   with open(os.path.join(workdir, 'results.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
-  print('\n'.join(lines), flush=True)
+  logging.info('%s', '\n'.join(lines))
 
 
 def plot(rows, path):

@@ -16,7 +16,6 @@ from dd_jax.codec import compress as C
 from dd_jax.io import images as data_lib
 from dd_jax.codec import entropy
 from dd_jax import fitting as fit_lib
-from dd_jax import models
 from dd_jax.errors import UserError
 from tests.conftest import REPO
 
@@ -26,7 +25,8 @@ HW = (30, 36)   # Not a multiple of 2^(d-1): exercises padding and cropping.
 @pytest.fixture(scope='module')
 def model():
   spec = C.codec_spec((*HW, 3), k=8, depth=3)
-  params = jax.tree.map(np.asarray, models.init(jax.random.key(5), spec))
+  z = C.input_for_seed(5, spec)
+  params = jax.tree.map(np.asarray, spec.init(jax.random.key(5), z)['params'])
   return spec, params
 
 
@@ -141,7 +141,7 @@ def test_roundtrip_equals_quantized_model(model, coder):
   np.testing.assert_array_equal(out, np.asarray(C.make_render(spec, HW)(deq,
                                                                         z)))
   # Eager (unfused) evaluation of the same model agrees to float32 rounding.
-  eager = np.asarray(models.apply(deq, z, spec))[:HW[0], :HW[1]]
+  eager = np.asarray(spec.apply({'params': deq}, z))[:HW[0], :HW[1]]
   np.testing.assert_allclose(out, eager, atol=1e-5)
   if coder == 'raw':   # Header + CRC: 29 + 2 (d + 1) + 5 (3 d + 1) bytes.
     _, symbols, _ = C.quantize_params(params, spec, bits)
@@ -238,3 +238,17 @@ def test_bd_rate_closed_form():
   p = 25 + 3 * np.log2(r / 0.1)
   assert math.isclose(B.bd_rate(r, p, 2 * r, p), 100.0, rel_tol=1e-6)
   assert math.isclose(B.bd_psnr(r, p, r, p + 1.5), 1.5, rel_tol=1e-6)
+
+
+def test_decodes_files_written_before_the_flax_models():
+  """A .ddz written by the pre-Flax code (tests/codec/data) decodes to the
+  same float32 image, bit for bit: file tensor order and B0 are unchanged."""
+  data_dir = os.path.join(os.path.dirname(__file__), 'data')
+  with open(os.path.join(data_dir, 'tiny_k4_d3.ddz'), 'rb') as f:
+    data = f.read()
+  expected = np.load(os.path.join(data_dir, 'tiny_k4_d3_decoded.npy'))
+  d = C.parse(data)
+  assert d.spec.channels == (4,) * 4 and d.image_hw == (32, 32)
+  assert C.tensor_names(d.spec)[:3] == ['hidden0.w', 'hidden0.gamma',
+                                        'hidden0.beta']
+  np.testing.assert_array_equal(C.decode(data), expected)

@@ -24,7 +24,7 @@ def small_config(steps=30, log_every=10, **fit_kw):
 
 
 def spec_for(c, shape):
-  return models.DecoderSpec.from_config(c.model, shape)
+  return models.make_model(c.model, shape)
 
 
 def noisy_batch(n, hw=(32, 32), sigma=0.1, seed=0):
@@ -146,11 +146,11 @@ class ReferenceFeaturesTest(absltest.TestCase):
 
     spec = spec_for(c, ys.shape[1:])
     k_params, k_input, _ = jax.random.split(keys[0], 3)
-    params = models.init(k_params, spec)
-    z = models.init_input(k_input, spec)
+    z = spec.init_input(k_input)
+    params = spec.init(k_params, z)['params']
     tx = optax.sgd(1.5)
     opt_state = tx.init(params)
-    loss_fn = lambda p: jnp.mean((models.apply(p, z, spec) - ys[0]) ** 2)
+    loss_fn = lambda p: jnp.mean((spec.apply({'params': p}, z) - ys[0]) ** 2)
     best_loss, best, kept, losses = np.inf, params, 0, []
     # Jitted like the engine: at this step size eager rounding diverges.
     loss_and_grad = jax.jit(jax.value_and_grad(loss_fn))
@@ -175,7 +175,7 @@ class ReferenceFeaturesTest(absltest.TestCase):
     c = ml_collections.ConfigDict(dict(name='adam', lr=0.01,
                                        schedule='step', decay_every=100,
                                        decay_rate=0.65))
-    sched = fit._schedule(c, 1000)
+    sched = fit.schedule_from_config(c, 1000)
     self.assertAlmostEqual(float(sched(250)), 0.01 * 0.65 ** 2, places=8)
 
 

@@ -65,7 +65,7 @@ _FIT_SCRIPT = textwrap.dedent('''
     c.model.depth, c.model.k = 2, 8
     c.fit.steps, c.fit.log_every = 4, 2
     shape = (16, 16, 3)
-    spec = models.DecoderSpec.from_config(c.model, shape)
+    spec = models.make_model(c.model, shape)
     op = operators.make_operator(c.operator, shape)
     errs = []
     for n in json.loads(sys.argv[1]):

@@ -68,7 +68,7 @@ def _fit_setup(steps=20, log_every=5):
   c.fit.best_iterate = False
   shape = (16, 16, 1)
   c.model.depth = 3
-  spec = models.DecoderSpec.from_config(c.model, shape)
+  spec = models.make_model(c.model, shape)
   op, _ = _identity_parts(shape=shape)
   rng = np.random.default_rng(0)
   ys = jnp.asarray(np.clip(0.5 + 0.1 * rng.standard_normal((2, *shape)), 0, 1),
@@ -110,7 +110,8 @@ def test_fit_weights_ones_equal_no_weights_and_zeros_ignore_entries():
 def test_make_stopper_rules():
   op, ys = _identity_parts()
   fit_cfg = ml_collections.ConfigDict({'stop': 'budget'})
-  op_cfg = ml_collections.ConfigDict({'noise': 'gaussian', 'sigma': 0.1})
+  op_cfg = ml_collections.ConfigDict(
+      {'noise': {'name': 'gaussian', 'sigma': 0.1}})
   assert stopping.make_stopper(fit_cfg, op_cfg, op, ys, {}, None) == (None,
                                                                        None)
   fit_cfg.stop = 'discrepancy'
@@ -129,4 +130,4 @@ def test_make_stopper_rules():
   fit_cfg.stop = 'discrepancy'
   with pytest.raises(UserError, match='never stops'):
     stopping.make_stopper(fit_cfg, ml_collections.ConfigDict(
-        {'noise': 'none'}), op, ys, {}, None)
+        {'noise': {'name': 'none'}}), op, ys, {}, None)

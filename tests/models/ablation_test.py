@@ -21,8 +21,17 @@ def model_cfg(**kw):
   return c
 
 
+def init_params(model, key):
+  """The 'params' collection of `model` (Flax init on a zero input)."""
+  return model.init(key, jnp.zeros(model.input_shape))['params']
+
+
+def fwd(model, params, z):
+  return model.apply({'params': params}, z)
+
+
 def leaf_count(spec):
-  shapes = jax.eval_shape(spec.init, jax.random.key(0))
+  shapes = jax.eval_shape(lambda k: init_params(spec, k), jax.random.key(0))
   return sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes))
 
 
@@ -70,12 +79,12 @@ def test_param_count_variants(name):
 
 
 def test_p3_weights_layout():
-  params = models.init(jax.random.key(0), models.make_model(
-      model_cfg(conv_size=3), (16, 16, 3)))
-  assert params['hidden'][0]['w'].shape == (3, 3, 8, 8)
-  params = models.init(jax.random.key(0), models.make_model(
-      model_cfg(), (16, 16, 3)))
-  assert params['hidden'][0]['w'].shape == (8, 8)
+  params = init_params(models.make_model(
+      model_cfg(conv_size=3), (16, 16, 3)), jax.random.key(0))
+  assert params['layer_0']['w'].shape == (3, 3, 8, 8)
+  params = init_params(models.make_model(
+      model_cfg(), (16, 16, 3)), jax.random.key(0))
+  assert params['layer_0']['w'].shape == (8, 8)
 
 
 # ----------------------------------------------------- upsamplers vs numpy
@@ -197,20 +206,20 @@ def test_transposed_phase_form_matches_lax_conv(factor, depthwise):
 def test_none_upsampling_is_permutation_equivariant():
   """Paper 6.2: permuting the input pixels permutes the output pixels."""
   spec = models.make_model(model_cfg(upsample='none'), (8, 8, 3))
-  params = models.init(jax.random.key(0), spec)
-  z = models.init_input(jax.random.key(1), spec)
+  params = init_params(spec, jax.random.key(0))
+  z = spec.init_input(jax.random.key(1))
   perm = np.random.default_rng(0).permutation(64)
   zp = z.reshape(64, -1)[perm].reshape(z.shape)
-  out = models.apply(params, z, spec).reshape(64, 3)
-  out_p = models.apply(params, zp, spec).reshape(64, 3)
+  out = fwd(spec, params, z).reshape(64, 3)
+  out_p = fwd(spec, params, zp).reshape(64, 3)
   np.testing.assert_allclose(out_p, out[perm], atol=1e-5)
   # With upsampling the same permutation is not a symmetry.
   spec = models.make_model(model_cfg(upsample='bilinear'), (8, 8, 3))
-  z = models.init_input(jax.random.key(1), spec)
+  z = spec.init_input(jax.random.key(1))
   perm = np.random.default_rng(0).permutation(4)
   zp = z.reshape(4, -1)[perm].reshape(z.shape)
-  assert not np.allclose(models.apply(params, zp, spec),
-                         models.apply(params, z, spec), atol=1e-3)
+  assert not np.allclose(fwd(spec, params, zp),
+                         fwd(spec, params, z), atol=1e-3)
 
 
 @pytest.mark.parametrize('kind', ['bilinear', 'bicubic', 'convex'])
@@ -218,8 +227,8 @@ def test_exact_sizes_reach_any_image(kind):
   spec = models.make_model(model_cfg(upsample=kind, upsample_to_size=True,
                                      depth=4), (37, 45, 3))
   assert spec.sizes[-1] == (37, 45) and spec.sizes[0] == (5, 6)
-  out = models.apply(models.init(jax.random.key(0), spec),
-                     models.init_input(jax.random.key(1), spec), spec)
+  out = fwd(spec, init_params(spec, jax.random.key(0)),
+            spec.init_input(jax.random.key(1)))
   assert out.shape == (37, 45, 3)
   with pytest.raises(UserError, match='upsample_to_size'):
     models.make_model(model_cfg(upsample=kind, depth=4), (37, 45, 3))
@@ -235,11 +244,11 @@ def test_fused_layer_is_used_by_default_and_matches_plain_path():
     assert not models.make_model(model_cfg(**kw), (16, 16, 3)).uses_fused_layer
   plain = models.make_model(model_cfg(upsample_to_size=True, fused=False),
                             (22, 18, 3))
-  params = models.init(jax.random.key(0), spec)
-  z = models.init_input(jax.random.key(1), spec)
-  loss = lambda p, s: jnp.sum(models.apply(p, z, s) ** 2)
-  np.testing.assert_allclose(models.apply(params, z, spec),
-                             models.apply(params, z, plain), atol=1e-5)
+  params = init_params(spec, jax.random.key(0))
+  z = spec.init_input(jax.random.key(1))
+  loss = lambda p, s: jnp.sum(fwd(s, p, z) ** 2)
+  np.testing.assert_allclose(fwd(spec, params, z),
+                             fwd(plain, params, z), atol=1e-5)
   g1, g2 = (jax.grad(loss)(params, s) for s in (spec, plain))
   for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
     np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
@@ -255,16 +264,16 @@ def test_activations_and_inputs():
     np.testing.assert_allclose(models.get_activation(name, 0.1)(v), fn(v),
                                atol=1e-6)
   spec = models.make_model(model_cfg(input_kind='meshgrid'), (16, 16, 3))
-  z = np.asarray(models.init_input(jax.random.key(0), spec))
+  z = np.asarray(spec.init_input(jax.random.key(0)))
   np.testing.assert_allclose(z[0, :, 0], np.linspace(0, 1, 4), atol=1e-6)
   np.testing.assert_allclose(z[:, 0, 1], np.linspace(0, 1, 4), atol=1e-6)
   assert z[..., 2:].min() >= 0 and z[..., 2:].max() < 0.1
   spec = models.make_model(model_cfg(input_kind='image'), (16, 16, 3))
   y = np.full((16, 16, 3), 0.7, np.float32)
-  z = np.asarray(models.init_input(jax.random.key(0), spec, jnp.asarray(y)))
+  z = np.asarray(spec.init_input(jax.random.key(0), jnp.asarray(y)))
   np.testing.assert_allclose(z[..., :3], 0.7, atol=1e-5)
   spec = models.make_model(model_cfg(gamma_init='uniform'), (16, 16, 3))
-  gamma = models.init(jax.random.key(0), spec)['hidden'][0]['gamma']
+  gamma = init_params(spec, jax.random.key(0))['layer_0']['gamma']
   assert 0 <= gamma.min() and gamma.max() < 1 and gamma.std() > 0.05
 
 
@@ -293,9 +302,9 @@ def test_vmap_jit_equal_eager_loop(kw):
   spec = models.make_model(model_cfg(k=4, **kw), (12, 14, 3) if
                            kw.get('upsample_to_size') else (16, 16, 3))
   keys = jax.random.split(jax.random.key(0), 2)
-  params = jax.vmap(spec.init)(keys)
+  params = jax.vmap(lambda k: init_params(spec, k))(keys)
   zs = jax.vmap(spec.init_input)(jax.random.split(jax.random.key(1), 2))
-  loss = lambda p, z: jnp.mean(spec.apply(p, z) ** 2)
+  loss = lambda p, z: jnp.mean(fwd(spec, p, z) ** 2)
   batched = jax.jit(jax.vmap(jax.value_and_grad(loss)))(params, zs)
   for i in range(2):
     p_i = jax.tree.map(lambda a: a[i], params)

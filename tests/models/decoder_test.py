@@ -1,4 +1,5 @@
-"""Deep decoder: parameter counts, layer equations vs numpy float64, transforms."""
+"""Deep decoder: parameter counts, layer equations vs numpy float64, the
+fused layer vs the plain path in every variant it serves, transforms."""
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -13,7 +14,20 @@ from dd_jax import models
 
 def make_spec(k=8, depth=4, hw=(32, 32), c=3, **kw):
   cfg = ml_collections.ConfigDict(dict(k=k, depth=depth, **kw))
-  return models.DecoderSpec.from_config(cfg, (*hw, c))
+  return models.make_model(cfg, (*hw, c))
+
+
+def init_params(model, key):
+  """The 'params' collection of `model` (Flax init on a zero input)."""
+  return model.init(key, jnp.zeros(model.input_shape))['params']
+
+
+def fwd(model, params, z):
+  return model.apply({'params': params}, z)
+
+
+def hidden_layers(params):
+  return [params[f'layer_{i}'] for i in range(len(params) - 1)]
 
 
 def np_bilinear2(x):
@@ -36,7 +50,7 @@ def np_bilinear2(x):
 def np_decoder(params, z, upsample=True):
   """The layer equations of REFERENCE.md section 1 in numpy float64."""
   x = np.asarray(z, np.float64)
-  hidden = params['hidden']
+  hidden = hidden_layers(params)
   for i, layer in enumerate(hidden):
     x = x @ np.asarray(layer['w'], np.float64)
     if upsample and i != len(hidden) - 1:
@@ -52,7 +66,7 @@ def np_decoder(params, z, upsample=True):
 
 def random_affine(params, key):
   """Non-trivial gamma/beta so the test exercises them."""
-  for i, layer in enumerate(params['hidden']):
+  for i, layer in enumerate(hidden_layers(params)):
     k1, k2 = jax.random.split(jax.random.fold_in(key, i))
     layer['gamma'] = jax.random.uniform(k1, layer['gamma'].shape, minval=0.5,
                                         maxval=1.5)
@@ -67,18 +81,20 @@ class NumParamsTest(parameterized.TestCase):
       (6, 256, 4, 397_312), (5, 64, 3, 21_312), (4, 64, 3, 17_088))
   def test_paper_counts(self, d, k, c, expected):
     spec = make_spec(k=k, depth=d, hw=(512, 512), c=c)
-    self.assertEqual(models.num_params(spec), expected)
-    self.assertEqual(models.num_params(spec), d * k * k + 2 * d * k + c * k)
-    leaves = jax.tree.leaves(models.init(jax.random.key(0), spec))
-    self.assertEqual(sum(l.size for l in leaves), expected)
+    self.assertEqual(spec.num_params(), expected)
+    self.assertEqual(spec.num_params(), d * k * k + 2 * d * k + c * k)
+    variables = spec.init(jax.random.key(0), jnp.zeros(spec.input_shape))
+    self.assertEqual(models.param_count(variables), expected)
+    self.assertEqual(sorted(variables['params']),
+                     [f'layer_{i}' for i in range(d)] + ['out'])
 
   def test_per_layer_channels(self):
     spec = make_spec(channels=(4, 8, 6, 5), hw=(16, 16), c=1)
     self.assertEqual(spec.depth, 3)
-    self.assertEqual(models.num_params(spec),
+    self.assertEqual(spec.num_params(),
                      4 * 8 + 16 + 8 * 6 + 12 + 6 * 5 + 10 + 5)
-    x = models.apply(models.init(jax.random.key(0), spec),
-                     models.init_input(jax.random.key(1), spec), spec)
+    x = fwd(spec, init_params(spec, jax.random.key(0)),
+            spec.init_input(jax.random.key(1)))
     self.assertEqual(x.shape, (16, 16, 1))
 
 
@@ -88,42 +104,42 @@ class ForwardTest(parameterized.TestCase):
   def test_matches_numpy_float64(self, fused):
     spec = make_spec(k=8, depth=4, hw=(32, 24), fused=fused)
     self.assertEqual(spec.input_shape, (4, 3, 8))
-    params = random_affine(models.init(jax.random.key(0), spec),
+    params = random_affine(init_params(spec, jax.random.key(0)),
                            jax.random.key(5))
-    z = models.init_input(jax.random.key(1), spec)
-    got = models.apply(params, z, spec)
+    z = spec.init_input(jax.random.key(1))
+    got = fwd(spec, params, z)
     np.testing.assert_allclose(got, np_decoder(params, z), atol=1e-5)
 
   def test_no_upsampling_matches_numpy(self):
     spec = make_spec(k=8, depth=3, hw=(8, 8), upsample='none')
     self.assertEqual(spec.input_shape, (8, 8, 8))
-    params = random_affine(models.init(jax.random.key(0), spec),
+    params = random_affine(init_params(spec, jax.random.key(0)),
                            jax.random.key(5))
-    z = models.init_input(jax.random.key(1), spec)
-    np.testing.assert_allclose(models.apply(params, z, spec),
+    z = spec.init_input(jax.random.key(1))
+    np.testing.assert_allclose(fwd(spec, params, z),
                                np_decoder(params, z, upsample=False),
                                atol=1e-5)
 
   def test_init_distribution(self):
     spec = make_spec(k=64, depth=2, hw=(8, 8))
-    params = models.init(jax.random.key(0), spec)
-    w = np.asarray(params['hidden'][0]['w'])
+    params = init_params(spec, jax.random.key(0))
+    w = np.asarray(params['layer_0']['w'])
     self.assertLessEqual(np.abs(w).max(), 1 / 8)
     self.assertGreater(np.abs(w).max(), 0.9 / 8)
-    np.testing.assert_array_equal(params['hidden'][0]['gamma'], 1.0)
-    np.testing.assert_array_equal(params['hidden'][0]['beta'], 0.0)
-    z = np.asarray(models.init_input(jax.random.key(1), spec))
+    np.testing.assert_array_equal(params['layer_0']['gamma'], 1.0)
+    np.testing.assert_array_equal(params['layer_0']['beta'], 0.0)
+    z = np.asarray(spec.init_input(jax.random.key(1)))
     self.assertGreaterEqual(z.min(), 0.0)
     self.assertLess(z.max(), 0.1)
 
   def test_fused_gradients_equal_autodiff(self):
     spec_f = make_spec(k=8, depth=4, hw=(32, 32))
     spec_p = make_spec(k=8, depth=4, hw=(32, 32), fused=False)
-    params = random_affine(models.init(jax.random.key(0), spec_f),
+    params = random_affine(init_params(spec_f, jax.random.key(0)),
                            jax.random.key(3))
-    z = models.init_input(jax.random.key(1), spec_f)
+    z = spec_f.init_input(jax.random.key(1))
     y = jax.random.uniform(jax.random.key(2), (32, 32, 3))
-    loss = lambda p, s: jnp.mean((models.apply(p, z, s) - y) ** 2)
+    loss = lambda p, s: jnp.mean((fwd(s, p, z) - y) ** 2)
     g_f = jax.grad(loss)(params, spec_f)
     g_p = jax.grad(loss)(params, spec_p)
     for a, b in zip(jax.tree.leaves(g_f), jax.tree.leaves(g_p)):
@@ -132,26 +148,91 @@ class ForwardTest(parameterized.TestCase):
   def test_norm_is_per_image_under_vmap(self):
     spec = make_spec(k=8, depth=3, hw=(16, 16))
     keys = jax.random.split(jax.random.key(0), 3)
-    params = jax.vmap(lambda k: models.init(k, spec))(keys)
-    zs = jax.vmap(lambda k: models.init_input(k, spec))(keys)
-    batched = jax.vmap(lambda p, z: models.apply(p, z, spec))(params, zs)
+    params = jax.vmap(lambda k: init_params(spec, k))(keys)
+    zs = jax.vmap(lambda k: spec.init_input(k))(keys)
+    batched = jax.vmap(lambda p, z: fwd(spec, p, z))(params, zs)
     for i in range(3):
       p_i = jax.tree.map(lambda a: a[i], params)
-      np.testing.assert_allclose(batched[i], models.apply(p_i, zs[i], spec),
+      np.testing.assert_allclose(batched[i], fwd(spec, p_i, zs[i]),
                                  atol=1e-6)
 
   def test_jit_equals_eager(self):
     spec = make_spec(k=8, depth=3, hw=(16, 16))
-    params = models.init(jax.random.key(0), spec)
-    z = models.init_input(jax.random.key(1), spec)
+    params = init_params(spec, jax.random.key(0))
+    z = spec.init_input(jax.random.key(1))
     with jax.disable_jit():
-      eager = models.apply(params, z, spec)
-    jitted = jax.jit(models.apply, static_argnums=2)(params, z, spec)
+      eager = fwd(spec, params, z)
+    jitted = jax.jit(spec.apply)({'params': params}, z)
     np.testing.assert_allclose(eager, jitted, atol=1e-5)
 
   def test_size_not_multiple_raises(self):
     with self.assertRaisesRegex(ValueError, 'not a multiple'):
       make_spec(depth=4, hw=(30, 32))
+
+
+# Every setting the fused layer serves (uses_fused_layer): upsampling kinds
+# with a fixed x2 stencil and resizers, widths, exact sizes, factors, gamma
+# inits, input kinds, output channels. (name, make_spec kwargs).
+FUSED_VARIANTS = [
+    ('bilinear', dict()),
+    ('nearest_x2_stencil', dict(upsample='nearest')),
+    ('convex_x2_stencil', dict(upsample='convex')),
+    ('linear_resizer', dict(upsample='linear')),
+    ('bicubic_resizer', dict(upsample='bicubic')),
+    ('gaussian_resizer', dict(upsample='gaussian', gaussian_sigma=0.7)),
+    ('no_upsampling', dict(upsample='none', hw=(8, 8), depth=3)),
+    ('channels_list', dict(channels=(4, 8, 6, 5), hw=(16, 16))),
+    ('to_size_bilinear', dict(upsample_to_size=True, hw=(22, 18))),
+    ('to_size_bicubic', dict(upsample='bicubic', upsample_to_size=True,
+                             hw=(21, 19))),
+    ('to_size_nearest', dict(upsample='nearest', upsample_to_size=True,
+                             hw=(22, 18))),
+    ('factor3', dict(factor=3, depth=3, hw=(27, 18))),
+    ('factor3_to_size', dict(factor=3, depth=3, upsample_to_size=True,
+                             hw=(20, 25))),
+    ('gamma_uniform', dict(gamma_init='uniform')),
+    ('input_gaussian', dict(input_kind='gaussian', input_scale=1.0)),
+    ('input_meshgrid', dict(input_kind='meshgrid')),
+    ('input_image', dict(input_kind='image')),
+    ('gray', dict(c=1, k=6, depth=3)),
+    ('rgba', dict(c=4, depth=5, hw=(32, 48))),
+]
+
+
+class FusedPathTest(parameterized.TestCase):
+  """The hand-written-VJP path equals the plain path (fused=False)."""
+
+  @parameterized.named_parameters(*FUSED_VARIANTS)
+  def test_fused_equals_plain(self, kw):
+    fused = make_spec(**kw)
+    plain = make_spec(fused=False, **kw)
+    self.assertTrue(fused.uses_fused_layer)
+    self.assertFalse(plain.uses_fused_layer)
+    c = 4 if kw.get('c') == 4 else kw.get('c', 3)
+    y = jax.random.uniform(jax.random.key(2), (*fused.output_hw, c))
+    params = random_affine(init_params(fused, jax.random.key(0)),
+                           jax.random.key(3))
+    z = fused.init_input(jax.random.key(1), y)
+    # 3e-5: the fused layer's one-pass variance E[r^2] - mean^2 (float32).
+    np.testing.assert_allclose(fwd(fused, params, z), fwd(plain, params, z),
+                               atol=3e-5)
+    feats = [m.apply({'params': params}, z, method=models.DeepDecoder.features)
+             for m in (fused, plain)]
+    self.assertLen(feats[0], fused.depth)
+    # input_kind='image' (B0 ~ 0.7, small variance): the one-pass variance
+    # cancels and normalized features differ by ~2e-4 (outputs by < 3e-5).
+    tol = 5e-4 if kw.get('input_kind') == 'image' else 1e-4
+    for a, b in zip(*feats):
+      np.testing.assert_allclose(a, b, atol=tol)
+    loss = lambda p, m, z: jnp.mean((fwd(m, p, z) - y) ** 2)
+    (g_f, gz_f), (g_p, gz_p) = (jax.grad(loss, argnums=(0, 2))(params, m, z)
+                                for m in (fused, plain))
+    self.assertEqual(jax.tree.structure(g_f), jax.tree.structure(g_p))
+    for a, b in zip(jax.tree.leaves(g_f) + [gz_f],
+                    jax.tree.leaves(g_p) + [gz_p]):
+      scale = float(np.abs(b).max())
+      np.testing.assert_allclose(a, b, atol=1e-5 * max(scale, 1.0),
+                                 rtol=1e-4)
 
 
 class LayerTest(absltest.TestCase):

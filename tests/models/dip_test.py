@@ -33,11 +33,16 @@ def dip_params_closed_form(c_in=32, c=128, s=4, scales=5, c_out=3):
 def test_dip_param_count_default():
   spec = models.make_model(ml_collections.ConfigDict({'name': 'dip'}),
                            (512, 512, 3))
-  assert isinstance(spec, dip.DipSpec)
+  assert isinstance(spec, dip.Dip)
   assert spec.num_params() == dip_params_closed_form() == 2_217_831
-  shapes = jax.eval_shape(spec.init, jax.random.key(0))
-  assert sum(int(np.prod(s.shape)) for s in jax.tree.leaves(shapes)) == (
-      2_217_831)
+  shapes = jax.eval_shape(spec.init, jax.random.key(0),
+                          jnp.zeros(spec.input_shape))
+  assert models.param_count(shapes) == 2_217_831
+  assert sorted(shapes['params']) == ['head'] + [f'scale_{i}' for i in
+                                                 range(5)]
+  assert sorted(shapes['params']['scale_0']) == [
+      'cat_norm', 'down1', 'down2', 'skip', 'up', 'up1x1']
+  assert shapes['params']['scale_1']['down1']['w'].shape == (3, 3, 128, 128)
 
 
 def test_dip_forward_shape_any_size_and_jit():
@@ -46,13 +51,19 @@ def test_dip_forward_shape_any_size_and_jit():
   assert spec.num_params() == dip_params_closed_form(32, 8, 2, 3)
   dip_common._widths(cfg, 8, 2, 2)                   # Keeps the jit small.
   spec = models.make_model(cfg.model, (21, 27, 3))
-  params = spec.init(jax.random.key(0))
   z = spec.init_input(jax.random.key(1))
+  variables = spec.init(jax.random.key(0), z)
   assert z.shape == (21, 27, 32) and 0 <= z.min() and z.max() < 0.1
-  out = spec.apply(params, z)
+  out = spec.apply(variables, z)
   assert out.shape == (21, 27, 3)
   assert 0 < out.min() and out.max() < 1
-  np.testing.assert_allclose(jax.jit(spec.apply)(params, z), out, atol=1e-5)
+  np.testing.assert_allclose(jax.jit(spec.apply)(variables, z), out,
+                             atol=1e-5)
+  w = np.asarray(variables['params']['scale_0']['down1']['w'])
+  b = np.asarray(variables['params']['scale_0']['down1']['b'])
+  bound = 1 / np.sqrt(9 * 32)               # U(+-1/sqrt(fan_in)), biases too.
+  assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+  assert np.abs(b).max() <= bound and b.std() > 0.1 * bound
 
 
 def test_dip_configs_build():
@@ -74,14 +85,14 @@ def _pixel_model():
 
 
 def test_ema_follows_the_recurrence():
-  opts = fit_lib.FitOptions(ema_weight=0.9, best_iterate=False)
+  opts = fit_lib.FitOptions(ema=True, ema_weight=0.9, best_iterate=False)
   tx = optax.sgd(0.3)
   step = fit_lib.make_step(_pixel_model(), lambda x, aux: x,
                            lambda a, b: jnp.mean((a - b) ** 2), tx, opts)
   y = jnp.asarray(np.random.default_rng(0).random((4, 4, 1)), jnp.float32)
   params = {'x': jnp.zeros((4, 4, 1))}
   state = fit_lib.FitState(params, tx.init(params), params, jnp.inf, 0, True,
-                           jax.random.key(0), ema=jnp.zeros((4, 4, 1)))
+                           jax.random.key(0), {'ema': jnp.zeros((4, 4, 1))})
   outputs = []
   for _ in range(5):
     outputs.append(np.asarray(state.params['x']))
@@ -89,7 +100,7 @@ def test_ema_follows_the_recurrence():
   ema = outputs[0]
   for o in outputs[1:]:
     ema = 0.9 * ema + 0.1 * o
-  np.testing.assert_allclose(state.ema, ema, atol=1e-6)
+  np.testing.assert_allclose(state.extras['ema'], ema, atol=1e-6)
 
 
 def test_rollback_restores_saved_weights_on_a_psnr_drop():
@@ -98,21 +109,22 @@ def test_rollback_restores_saved_weights_on_a_psnr_drop():
   saved = {'x': jnp.full((4, 4, 1), 0.49)}     # psnr 40 dB
   cur = {'x': jnp.full((4, 4, 1), 0.6)}        # psnr 20 dB: a 20 dB drop
   new = {'x': jnp.full((4, 4, 1), 0.7)}
+  extras = {'saved_params': saved, 'saved_psnr': jnp.asarray(40.0)}
   state = fit_lib.FitState(cur, {'m': 1.0}, cur, 1.0, 3, True,
-                           jax.random.key(0), None, saved, jnp.asarray(40.0))
+                           jax.random.key(0), extras)
   after = fit_lib.FitState(new, {'m': 2.0}, cur, 1.0, 4, True,
-                           jax.random.key(0), None, saved, jnp.asarray(40.0))
-  out = fit_lib._dip_features(opts, state, after, cur['x'], cur['x'], y)
+                           jax.random.key(0), extras)
+  out = fit_lib.apply_dip_features(opts, state, after, cur['x'], cur['x'], y)
   np.testing.assert_allclose(out.params['x'], 0.49)
   assert float(out.opt_state['m']) == 1.0
-  np.testing.assert_allclose(out.saved_psnr, 40.0)
+  np.testing.assert_allclose(out.extras['saved_psnr'], 40.0)
   # A small drop (40 -> 37.4 dB) keeps the update and saves these weights.
   cur = {'x': jnp.full((4, 4, 1), 0.5135)}
   state = state._replace(params=cur)
-  out = fit_lib._dip_features(opts, state, after, cur['x'], cur['x'], y)
+  out = fit_lib.apply_dip_features(opts, state, after, cur['x'], cur['x'], y)
   np.testing.assert_allclose(out.params['x'], 0.7)
-  np.testing.assert_allclose(out.saved_params['x'], 0.5135)
-  np.testing.assert_allclose(out.saved_psnr, -10 * np.log10(0.0135 ** 2),
+  np.testing.assert_allclose(out.extras['saved_params']['x'], 0.5135)
+  np.testing.assert_allclose(out.extras['saved_psnr'], -10 * np.log10(0.0135 ** 2),
                              rtol=1e-4)
 
 

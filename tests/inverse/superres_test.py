@@ -1,22 +1,15 @@
-"""The foundation operators: identity, pixel mask, Lanczos-2 downsampling."""
+"""Super-resolution: Lanczos-2 (the reference's kernel) and bicubic."""
 
 import math
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from dd_jax.inverse import operators
 from dd_jax.errors import UserError
-
-
-def cfg(**kw):
-  base = dict(name='identity', noise='gaussian', sigma=0.1, clip=True,
-              factor=4, mask='random', observed=0.5, block=0.25)
-  base.update(kw)
-  return ml_collections.ConfigDict(base)
+from dd_jax.inverse import superres
 
 
 def dip_lanczos2_2d(factor):
@@ -55,47 +48,24 @@ def np_downsample(x, factor):
   return out
 
 
-class OperatorsTest(absltest.TestCase):
-
-  def test_identity(self):
-    op = operators.make_operator(cfg(), (8, 8, 3))
-    x = jnp.ones((8, 8, 3)) * 0.3
-    np.testing.assert_array_equal(op.forward(x, op.make_aux(None, 0)), x)
-
-  def test_random_mask_fraction_and_forward(self):
-    op = operators.make_operator(cfg(name='mask', observed=0.3), (64, 64, 3))
-    aux = op.make_aux(jax.random.key(0), 0)
-    self.assertAlmostEqual(float(aux['mask'].mean()), 0.3, delta=0.03)
-    x = jax.random.uniform(jax.random.key(1), (64, 64, 3))
-    y = op.forward(x, aux)
-    np.testing.assert_array_equal(np.asarray(y)[~np.asarray(aux['mask'])], 0)
-    np.testing.assert_array_equal(np.asarray(y)[np.asarray(aux['mask'])],
-                                  np.asarray(x)[np.asarray(aux['mask'])])
-
-  def test_block_mask(self):
-    op = operators.make_operator(cfg(name='mask', mask='block', block=0.5),
-                                 (16, 16, 1))
-    m = np.asarray(op.make_aux(None, 0)['mask'])
-    self.assertEqual(m.sum(), 16 * 16 - 8 * 8)
-    self.assertFalse(m[8, 8])
+class SuperresTest(parameterized.TestCase):
 
   def test_lanczos_1d_is_the_reference_kernel_factor(self):
     for f in (2, 4):
-      k1 = operators.lanczos2_kernel(f)
+      k1 = superres.lanczos2_kernel(f)
       np.testing.assert_allclose(np.outer(k1, k1), dip_lanczos2_2d(f),
                                  atol=1e-12)
 
   def test_downsample_matches_reference_conv(self):
     for f in (2, 4):
       x = np.random.default_rng(f).uniform(size=(32, 24, 3))
-      op = operators.make_operator(cfg(name='downsample', factor=f),
-                                   (32, 24, 3))
+      op = superres.downsample((32, 24, 3), factor=f)
       self.assertEqual(op.measurement_shape, (32 // f, 24 // f, 3))
       y = op.forward(jnp.asarray(x, jnp.float32), {})
       np.testing.assert_allclose(y, np_downsample(x, f), atol=1e-5)
 
   def test_downsample_adjoint(self):
-    op = operators.make_operator(cfg(name='downsample', factor=2), (16, 16, 2))
+    op = superres.downsample((16, 16, 2), factor=2)
     x = jax.random.normal(jax.random.key(0), (16, 16, 2))
     y = jax.random.normal(jax.random.key(1), (8, 8, 2))
     (aty,) = jax.linear_transpose(lambda v: op.forward(v, {}), x)(y)
@@ -104,21 +74,31 @@ class OperatorsTest(absltest.TestCase):
 
   def test_indivisible_size_is_user_error(self):
     with self.assertRaisesRegex(UserError, 'not divisible'):
-      operators.make_operator(cfg(name='downsample', factor=3), (16, 16, 3))
+      superres.downsample((16, 16, 3), factor=3)
 
-  def test_unknown_name_lists_choices(self):
-    with self.assertRaisesRegex(UserError, 'identity'):
-      operators.make_operator(cfg(name='blurr'), (8, 8, 3))
+  def test_unknown_kernel_lists_choices(self):
+    with self.assertRaisesRegex(UserError, 'bicubic'):
+      superres.downsample((16, 16, 3), factor=2, kernel='lanczos3')
 
-  def test_gaussian_noise_statistics_and_clip(self):
-    x = jnp.full((128, 128, 3), 0.5)
-    y = operators.add_noise(jax.random.key(0), x, cfg(sigma=0.1))
-    self.assertAlmostEqual(float(jnp.std(y - x)), 0.1, delta=0.003)
-    y = operators.add_noise(jax.random.key(0), x, cfg(sigma=2.0))
-    self.assertGreaterEqual(float(y.min()), 0.0)
-    self.assertLessEqual(float(y.max()), 1.0)
-    same = operators.add_noise(jax.random.key(0), x, cfg(sigma=2.0))
-    np.testing.assert_array_equal(y, same)
+  def test_bicubic_matches_pil_interior(self):
+    from PIL import Image
+    x = np.asarray(jax.random.uniform(jax.random.key(5), (48, 48)),
+                   np.float32)
+    for f in (2, 3, 4):
+      ref = np.asarray(Image.fromarray(x, 'F').resize((48 // f, 48 // f),
+                                                      Image.BICUBIC))
+      m = superres.bicubic_matrix(48, f)
+      out = m @ x.astype(np.float64) @ m.T
+      np.testing.assert_allclose(out[2:-2, 2:-2], ref[2:-2, 2:-2], atol=1e-5)
+
+  @parameterized.product(kernel=['lanczos2', 'bicubic'], factor=[2, 3, 4, 8])
+  def test_downsample_factors_keep_constants(self, kernel, factor):
+    side = 24 * factor // np.gcd(24, factor)
+    shape = (side, side, 1)
+    op = superres.downsample(shape, factor=factor, kernel=kernel)
+    y = op.forward(jnp.full(shape, 0.3), {})
+    self.assertEqual(y.shape, (side // factor, side // factor, 1))
+    np.testing.assert_allclose(y, 0.3, atol=1e-6)
 
 
 if __name__ == '__main__':

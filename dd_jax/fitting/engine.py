@@ -1,0 +1,230 @@
+"""The one way to start fits: images in, one record per image out.
+
+    result = fit_images(config, clean=clean)               # measure, then fit
+    result = fit_images(config, measurements=ys)           # given data
+    result = fit_images(config, measurements=ys, clean=xs) # xs: metrics only
+    for rec in result: rec['name'], rec['restored'], rec['psnr'], ...
+
+Images are grouped by shape; each group is ONE vmapped fit, sharded over the
+devices of `config.mesh` (`dd_jax.fitting.sharding.fit`). Keys come from
+`dd_jax.fitting.keys`: image i gets `image_key(root, i)` whatever its group,
+so its result does not depend on the other images. A clean image given with
+its measurement is a reference for the metrics only; the fit never sees it.
+"""
+
+import dataclasses
+import time
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dd_jax import models
+from dd_jax.evaluation import metrics
+from dd_jax.fitting import keys as keys_lib
+from dd_jax.fitting import sharding
+from dd_jax.fitting import stopping
+from dd_jax.inverse import operators
+
+
+@dataclasses.dataclass
+class FitImagesResult:
+  """`images`: one dict per image, in input order; `groups`: one per shape.
+
+  Image record: name, group, clean (or None), y, aux, restored, psnr / ssim
+  (vs clean, when known), psnr_corrupted (when y and clean shapes match),
+  history (log steps, PSNR of the best iterate, PSNR of the current iterate;
+  the PSNR lists are None without clean), history_loss (loss at each log
+  step), losses [steps], params, best_params, input, model, seconds (of its
+  group), ema / psnr_ema / ssim_ema (fit.ema), stop_step (-1: ran to the
+  end; None without a stopper), finite.
+  Group record: shape, images (indices), seconds (compile_s apart),
+  num_params, operator, stopper, devices (mesh size), processes, sharded.
+  """
+  images: list[dict]
+  groups: list[dict]
+  seconds: float
+
+  def __getitem__(self, i):
+    return self.images[i]
+
+  def __iter__(self):
+    return iter(self.images)
+
+  def __len__(self):
+    return len(self.images)
+
+
+def groups_by_shape(shapes) -> dict[tuple, list[int]]:
+  """{shape: [indices]} in order of first appearance."""
+  groups = {}
+  for i, shape in enumerate(shapes):
+    groups.setdefault(tuple(shape), []).append(i)
+  return groups
+
+
+def psnr(x, ref) -> float:
+  return float(metrics.psnr(jnp.asarray(x), jnp.asarray(ref)))
+
+
+def ssim(x, ref) -> float:
+  return float(metrics.ssim(jnp.asarray(x), jnp.asarray(ref)))
+
+
+def _is_model(model) -> bool:
+  return hasattr(model, 'apply') and hasattr(model, 'init_input')
+
+
+def _make(given, kind: str, default, shape):
+  """`given` (an object), `given(shape)` (a factory) or `default(shape)`."""
+  if given is None:
+    return default(shape)
+  is_object = (_is_model(given) if kind == 'model' else
+               hasattr(given, 'forward'))
+  return given if is_object else given(shape)
+
+
+def _image_shape(config, operator, y_shape):
+  if operator is not None and hasattr(operator, 'forward'):
+    if tuple(operator.image_shape):
+      return tuple(operator.image_shape)
+  return tuple(operators.image_shape_for(config.operator, y_shape))
+
+
+def fit_images(config, *, clean=None, measurements=None, names=None,
+               model=None, operator=None, stopper=None, indices=None,
+               callback=None, progress=None,
+               verbose: bool = True) -> FitImagesResult:
+  """Fits one model per image; returns a `FitImagesResult`.
+
+  clean: `[H, W, C]` images (a list or an `[N, ...]` stack). Alone, they are
+    measured with the operator and `config.operator`'s noise; with
+    `measurements` they are references for the metrics only.
+  measurements: given `[N, ...]` measurements to fit.
+  names: one per image (default 'image<i>').
+  model: a model object (init_input / init / apply / describe) or a factory
+    `shape -> model`; default `models.make_model(config.model, shape)`.
+  operator: an Operator or a factory `shape -> Operator`; default
+    `operators.make_operator(config.operator, shape)`.
+  stopper: a factory `(op, ys, auxs, weights, key) -> (stopper or None,
+    train weights)`; default the `config.fit.stop` rule (stopping.py).
+  indices: per-image key index (default 0..N-1): equal indices, equal keys.
+  callback: called with each log record, with 'group' and 'images' (names).
+  progress: an object with `update(image_steps, note)` (io.progress).
+  verbose: log each group's header and the fit's log steps.
+  """
+  if clean is None and measurements is None:
+    raise ValueError('Give clean images, measurements or both.')
+  n = len(clean if measurements is None else measurements)
+  if clean is not None and len(clean) != n:
+    raise ValueError(f'{len(clean)} clean images for {n} measurements.')
+  names = list(names) if names is not None else [f'image{i}' for i in range(n)]
+  indices = list(range(n)) if indices is None else [int(i) for i in indices]
+  simulate = measurements is None
+  if simulate:
+    shapes = [tuple(np.shape(x)) for x in clean]
+  else:
+    shapes = [_image_shape(config, operator, np.shape(y))
+              for y in measurements]
+  shard = bool((config.get('mesh') or {}).get('shard', True))
+  root = keys_lib.root_key(config.get('seed', 0))
+  out, groups, t0 = [None] * n, [], time.time()
+  for gi, (shape, idx) in enumerate(groups_by_shape(shapes).items()):
+    spec = _make(model, 'model', lambda s: models.make_model(config.model, s),
+                 shape)
+    op = _make(operator, 'operator',
+               lambda s: operators.make_operator(config.operator, s), shape)
+    ks = jnp.stack([keys_lib.image_key(root, indices[i]) for i in idx])
+    k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
+        keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
+    auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
+    xs = (None if clean is None else
+          jnp.asarray(np.stack([np.asarray(clean[i]) for i in idx])))
+    if simulate:
+      ys = jax.jit(jax.vmap(lambda k, x, a: operators.measure(
+          k, x, op, a, config.operator)))(k_noise, xs, auxs)
+    else:
+      ys = jnp.asarray(np.stack([np.asarray(measurements[i]) for i in idx]))
+    mesh = sharding.make_mesh() if shard else None
+    info = dict(shape=list(shape), images=list(idx),
+                num_params=spec.num_params(), operator=op,
+                devices=mesh.size if shard else 1,
+                processes=jax.process_count(), sharded=shard)
+    if verbose:
+      logging.info(
+          '[fit] group %d: %d image(s) %s, operator %s, %s, %s parameters, '
+          '%d steps, %s', gi, len(idx), 'x'.join(map(str, shape)), op.name,
+          spec.describe(), f'{spec.num_params():,}', int(config.fit.steps),
+          _where(info))
+    weights = (None if op.weight is None else
+               jax.vmap(op.weight, axis_size=len(idx))(auxs))
+    s_key = keys_lib.stopper_key(root, gi)
+    if stopper is None:
+      rule, weights = stopping.make_stopper(
+          config.fit, config.operator, op, ys, auxs, weights, key=s_key,
+          known_sigma=simulate)
+    else:
+      rule, weights = stopper(op, ys, auxs, weights, s_key)
+    info['stopper'] = rule
+    res = sharding.fit(
+        k_fit, spec, op.forward, ys, auxs, optim_cfg=config.optim,
+        fit_cfg=config.fit, clean=xs, weights=weights, stopper=rule,
+        callback=_on_record(callback, progress, gi, [names[i] for i in idx],
+                            shape),
+        verbose=verbose, mesh=mesh, shard=shard)
+    info['seconds'] = res.seconds
+    info['compile_s'] = getattr(res, 'compile_s', 0.0)
+    groups.append(info)
+    for j, i in enumerate(idx):
+      out[i] = _record(res, j, names[i], gi, None if xs is None else
+                       np.asarray(xs[j]), np.asarray(ys[j]), auxs, spec)
+  return FitImagesResult(images=out, groups=groups, seconds=time.time() - t0)
+
+
+def _where(info) -> str:
+  if not info['sharded']:
+    return 'unsharded (one device)'
+  procs = (f' in each of {info["processes"]} processes'
+           if info['processes'] > 1 else '')
+  return f'sharded over {info["devices"]} device(s){procs}'
+
+
+def _on_record(callback, progress, gi, names, shape):
+  last = [0]
+
+  def on_record(record):
+    if progress is not None:
+      progress.update((record['step'] - last[0]) * len(names),
+                      f'{len(names)} image(s) {shape[0]}x{shape[1]}')
+    last[0] = record['step']
+    if callback is not None:
+      callback({'group': gi, 'images': names, **record})
+
+  return on_record
+
+
+def _record(res, j, name, gi, x, y, auxs, spec) -> dict:
+  steps = [h['step'] for h in res.history]
+  take = lambda tree: jax.tree.map(lambda a: a[j], tree)
+  r = res.restored[j]
+  known = x is not None and 'psnr' in (res.history[0] if res.history else {})
+  rec = dict(
+      name=name, group=gi, clean=x, y=y, restored=r,
+      aux=jax.tree.map(lambda a: np.asarray(a[j]), auxs),
+      history=(steps, [h['psnr'][j] for h in res.history] if known else None,
+               [h['psnr_current'][j] for h in res.history] if known else None),
+      history_loss=[h['loss'][j] for h in res.history],
+      losses=res.losses[j], params=take(res.params),
+      best_params=take(res.best_params), input=res.inputs[j], model=spec,
+      seconds=res.seconds, finite=bool(res.alive[j]),
+      ema=None if res.ema is None else res.ema[j],
+      stop_step=None if res.stop_steps is None else int(res.stop_steps[j]))
+  if x is not None:
+    rec['psnr'], rec['ssim'] = psnr(r, x), ssim(r, x)
+    if y.shape == x.shape:
+      rec['psnr_corrupted'] = psnr(y, x)
+    if res.ema is not None:  # DIP reports the EMA of its outputs.
+      rec['psnr_ema'], rec['ssim_ema'] = psnr(res.ema[j], x), ssim(
+          res.ema[j], x)
+  return rec

@@ -1,0 +1,37 @@
+"""The one home of a fit's PRNG keys; every fit start derives them here.
+
+    root = root_key(config.seed)
+    k = image_key(root, i)                  # image i of the run
+    fit_key(k), aux_key(k), noise_key(k)    # params/input/jitter, operator
+                                            # data, measurement noise
+    stopper_key(root, group)                # a stopping rule's draws
+
+Fitting images together or one by one gives the same result for the same
+keys, so an image's result depends only on the seed and its index.
+"""
+
+import jax
+
+
+def root_key(seed) -> jax.Array:
+  return jax.random.key(int(seed))
+
+
+def image_key(root: jax.Array, index: int) -> jax.Array:
+  return jax.random.fold_in(root, index)
+
+
+def fit_key(key: jax.Array) -> jax.Array:
+  return jax.random.fold_in(key, 0)
+
+
+def aux_key(key: jax.Array) -> jax.Array:
+  return jax.random.fold_in(key, 1)
+
+
+def noise_key(key: jax.Array) -> jax.Array:
+  return jax.random.fold_in(key, 2)
+
+
+def stopper_key(root: jax.Array, group: int) -> jax.Array:
+  return jax.random.fold_in(root, 10_000 + group)
