@@ -6,8 +6,9 @@
     data = encode(params, spec, seed=0, bits=bits)    # the .ddz bytes
     image = decode(data)                              # [H, W, C] float32
 
-The input B0 is regenerated from the stored seed exactly as `fit.init_state`
-makes it (key -> split(key, 3)[1] -> model.init_input), so it costs no bits.
+The input B0 is regenerated from the stored seed as every fit makes it from
+its key (`fitting.keys.split_fit_key(key)[1]` -> `model.init_input`), so it
+costs no bits.
 
 File format, version 1 (little-endian):
 
@@ -52,6 +53,7 @@ import numpy as np
 
 from dd_jax.codec import entropy
 from dd_jax import models
+from dd_jax.fitting import keys as keys_lib
 from dd_jax.errors import UserError
 
 MAGIC = b'\x89DDZ'
@@ -132,9 +134,9 @@ def unflatten(tensors: Sequence[Any], spec: models.DeepDecoder):
 
 
 def input_for_seed(seed: int, spec: models.DeepDecoder) -> jax.Array:
-  """B0 exactly as fit.init_state draws it from the key of `seed`."""
+  """B0 as a fit draws it from the key of `seed` (keys.split_fit_key)."""
   key = jax.random.key(seed, impl='threefry2x32')
-  return spec.init_input(jax.random.split(key, 3)[1])
+  return spec.init_input(keys_lib.split_fit_key(key)[1])
 
 
 # ------------------------------------------------------------------- fitting
@@ -441,10 +443,7 @@ def finetune_quantized(params, spec, image: np.ndarray, bits: Sequence[int],
                            lambda a, b: jnp.mean(jnp.square(a - b)), tx,
                            fit_lib.FitOptions(best_rel=0.0))
   params = jax.tree.map(jnp.asarray, params)
-  state = fit_lib.FitState(params, tx.init(params), params,
-                           jnp.asarray(jnp.inf, jnp.float32),
-                           jnp.asarray(0, jnp.int32), jnp.asarray(True),
-                           jax.random.key(seed))
+  state = fit_lib.new_state(params, tx, jax.random.key(seed))
   batch = {'z': input_for_seed(seed, spec), 'y': jnp.asarray(image),
            'aux': {}}
   run = jax.jit(lambda s: jax.lax.fori_loop(

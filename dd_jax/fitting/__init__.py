@@ -16,7 +16,6 @@ from dd_jax.fitting.optim import (OPTIMIZERS, make_optimizer, make_schedule,
                                   schedule_from_config)
 from dd_jax.fitting.step import (FitOptions, FitState, apply_dip_features,
                                  fit_options, fit_section, fits_one_by_one,
-                                 init_extras,
-                                 init_state, jitter_std_at, make_chunk,
-                                 make_step)
+                                 init_extras, init_state, jitter_std_at,
+                                 make_chunk, make_step, new_state)
 from dd_jax.fitting.stopping import StopOptions, stop_options

@@ -147,16 +147,19 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     else:
       ys = jnp.asarray(np.stack([np.asarray(measurements[i]) for i in idx]))
     mesh = sharding.make_mesh() if shard else None
+    z0 = spec.init_input(jax.random.key(0), ys[0])
     info = dict(shape=list(shape), images=list(idx),
-                num_params=spec.num_params(), operator=op,
+                num_params=_num_params(spec, z0), operator=op,
                 devices=mesh.size if shard else 1,
                 processes=jax.process_count(), sharded=shard)
     if verbose:
       logging.info(
           '[fit] group %d: %d image(s) %s, operator %s, %s, %s parameters, '
           '%d steps, %s', gi, len(idx), 'x'.join(map(str, shape)), op.name,
-          spec.describe(), f'{spec.num_params():,}', int(config.fit.steps),
+          spec.describe(), f'{info["num_params"]:,}', int(config.fit.steps),
           _where(info))
+      logging.info('[fit] model of group %d:\n%s', gi,
+                   models.summary_table(spec, z0))
     weights = (None if op.weight is None else
                jax.vmap(op.weight, axis_size=len(idx))(auxs))
     s_key = keys_lib.stopper_key(root, gi)
@@ -180,6 +183,14 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
       out[i] = _record(res, j, names[i], gi, None if xs is None else
                        np.asarray(xs[j]), np.asarray(ys[j]), auxs, spec)
   return FitImagesResult(images=out, groups=groups, seconds=time.time() - t0)
+
+
+def _num_params(model, z) -> int:
+  """The model's parameter count (from shapes only: nothing is run)."""
+  if hasattr(model, 'num_params'):
+    return int(model.num_params())
+  shapes = jax.eval_shape(model.init, jax.random.key(0), z)
+  return models.param_count(shapes.get('params', shapes))
 
 
 def _where(info) -> str:

@@ -5,6 +5,7 @@
     fit_key(k), aux_key(k), noise_key(k)    # params/input/jitter, operator
                                             # data, measurement noise
     stopper_key(root, group)                # a stopping rule's draws
+    k_params, k_input, k_jitter = split_fit_key(fit_key(k))   # in the fit
 
 Fitting images together or one by one gives the same result for the same
 keys, so an image's result depends only on the seed and its index.
@@ -35,3 +36,13 @@ def noise_key(key: jax.Array) -> jax.Array:
 
 def stopper_key(root: jax.Array, group: int) -> jax.Array:
   return jax.random.fold_in(root, 10_000 + group)
+
+
+def split_fit_key(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """A fit key's (params init, fixed input B0, input jitter) keys.
+
+  The codec regenerates B0 from a stored seed with this split, so it must
+  not change (a .ddz file would decode to another image).
+  """
+  k_params, k_input, k_jitter = jax.random.split(key, 3)
+  return k_params, k_input, k_jitter

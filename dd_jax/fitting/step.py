@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from dd_jax.fitting import keys as keys_lib
+
 
 class FitState(NamedTuple):
   """What every fit carries per image; optional features live in `extras`."""
@@ -215,6 +217,13 @@ def make_chunk(step, max_steps: int):
   return chunk
 
 
+def new_state(params, tx, key: jax.Array) -> FitState:
+  """The state of ONE image before its first step (no extras)."""
+  return FitState(params, tx.init(params), params,
+                  jnp.asarray(jnp.inf, jnp.float32), jnp.asarray(0, jnp.int32),
+                  jnp.asarray(True), key)
+
+
 def init_state(keys: jax.Array, model, tx, ys=None,
                opts: FitOptions | None = None) -> tuple[FitState, jax.Array]:
   """Per-image initial states and fixed inputs from per-image keys `[N]`.
@@ -226,12 +235,10 @@ def init_state(keys: jax.Array, model, tx, ys=None,
   opts = opts or FitOptions()
 
   def one(key, y):
-    k_params, k_input, k_jitter = jax.random.split(key, 3)
+    k_params, k_input, k_jitter = keys_lib.split_fit_key(key)
     z = model.init_input(k_input, y)
     params = model.init(k_params, z)['params']
-    state = FitState(params, tx.init(params), params,
-                     jnp.asarray(jnp.inf, jnp.float32),
-                     jnp.asarray(0, jnp.int32), jnp.asarray(True), k_jitter)
+    state = new_state(params, tx, k_jitter)
     if opts.ema or opts.rollback_db > 0:
       out = jax.eval_shape(lambda p, z: model.apply({'params': p}, z), params,
                            z)

@@ -258,6 +258,10 @@ class DeepDecoder(nn.Module):
     params = {'hidden': hidden,
               'out': OutputConv(self.channels[-1], self.out_channels,
                                 name='out')()}
+    if self.is_initializing() and not features:
+      # `init` keeps only the variables: skip the forward pass (eager inits
+      # of a 512x512 decoder would otherwise run it op by op).
+      return jnp.zeros((*self.output_hw, self.out_channels), jnp.float32)
     if features:
       return list(_hidden_features(params, z, self))
     return _apply(params, z, self)

@@ -195,6 +195,8 @@ class Dip(nn.Module):
         tuple(c[1:] for c in convs if c[0] == i), self._cat_channels(i),
         name=f'scale_{i}')() for i in range(self.scales)}
     params['head'] = ConvNorm(*convs[-1][2:], norm=False, name='head')()
+    if self.is_initializing():  # `init` keeps only the variables.
+      return jnp.zeros((*self.output_hw, self.out_channels), jnp.float32)
     return _apply(params, z, self)
 
   def describe(self) -> str:

@@ -1,6 +1,8 @@
 """Deep decoder: parameter counts, layer equations vs numpy float64, the
 fused layer vs the plain path in every variant it serves, transforms."""
 
+import functools
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -213,20 +215,24 @@ class FusedPathTest(parameterized.TestCase):
     params = random_affine(init_params(fused, jax.random.key(0)),
                            jax.random.key(3))
     z = fused.init_input(jax.random.key(1), y)
+    loss = lambda p, m, z: jnp.mean((fwd(m, p, z) - y) ** 2)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def outputs(m, params, z):  # One compilation per model.
+      feats = m.apply({'params': params}, z, method=models.DeepDecoder.features)
+      return (fwd(m, params, z), feats,
+              jax.grad(loss, argnums=(0, 2))(params, m, z))
+
+    (out_f, feats_f, (g_f, gz_f)), (out_p, feats_p, (g_p, gz_p)) = (
+        outputs(m, params, z) for m in (fused, plain))
     # 3e-5: the fused layer's one-pass variance E[r^2] - mean^2 (float32).
-    np.testing.assert_allclose(fwd(fused, params, z), fwd(plain, params, z),
-                               atol=3e-5)
-    feats = [m.apply({'params': params}, z, method=models.DeepDecoder.features)
-             for m in (fused, plain)]
-    self.assertLen(feats[0], fused.depth)
+    np.testing.assert_allclose(out_f, out_p, atol=3e-5)
+    self.assertLen(feats_f, fused.depth)
     # input_kind='image' (B0 ~ 0.7, small variance): the one-pass variance
     # cancels and normalized features differ by ~2e-4 (outputs by < 3e-5).
     tol = 5e-4 if kw.get('input_kind') == 'image' else 1e-4
-    for a, b in zip(*feats):
+    for a, b in zip(feats_f, feats_p):
       np.testing.assert_allclose(a, b, atol=tol)
-    loss = lambda p, m, z: jnp.mean((fwd(m, p, z) - y) ** 2)
-    (g_f, gz_f), (g_p, gz_p) = (jax.grad(loss, argnums=(0, 2))(params, m, z)
-                                for m in (fused, plain))
     self.assertEqual(jax.tree.structure(g_f), jax.tree.structure(g_p))
     for a, b in zip(jax.tree.leaves(g_f) + [gz_f],
                     jax.tree.leaves(g_p) + [gz_p]):

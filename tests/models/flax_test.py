@@ -3,11 +3,11 @@ the engine, and summary_table lists every layer."""
 
 import flax.linen as nn
 import jax
-import ml_collections
 import numpy as np
 
-from dd_jax import fitting as fit_lib
+from configs import denoise
 from dd_jax import models
+from dd_jax.fitting import engine
 
 
 class GainDecoder(nn.Module):
@@ -37,17 +37,18 @@ def test_gain_decoder_fits_through_the_engine():
   # A dim target: the gain has to move below 1 (the decoder's sigmoid alone
   # also could, but the gain is the shortest way).
   ys = 0.3 * jax.random.uniform(jax.random.key(7), (2, 16, 16, 3))
-  keys = jax.random.split(jax.random.key(0), 2)
-  optim = ml_collections.ConfigDict(dict(name='adam', lr=0.02))
-  fitc = ml_collections.ConfigDict(dict(steps=60, log_every=20, loss='mse',
-                                        best_iterate=False))
-  result = fit_lib.fit(keys, model, lambda x, aux: x, ys, {}, optim_cfg=optim,
-                       fit_cfg=fitc, verbose=False)
-  losses = np.asarray(result.losses)
-  assert np.all(losses[:, -1] < 0.5 * losses[:, 0])
-  gain = np.asarray(result.params['gain'])
-  assert gain.shape == (2,) and np.all(np.abs(gain - 1.0) > 1e-3)
-  assert set(result.params) == {'gain', 'decoder'}
+  c = denoise.get_config('test')
+  c.optim.lr = 0.02
+  c.fit.steps, c.fit.log_every, c.fit.best_iterate = 60, 20, False
+  result = engine.fit_images(c, measurements=np.asarray(ys), model=model,
+                             verbose=False)
+  assert result.groups[0]['num_params'] == model.decoder.num_params() + 1
+  for rec in result:
+    losses = np.asarray(rec['losses'])
+    assert losses[-1] < 0.5 * losses[0]
+    assert set(rec['params']) == {'gain', 'decoder'}
+    gain = np.asarray(rec['params']['gain'])
+    assert gain.shape == () and abs(float(gain) - 1.0) > 1e-3
 
 
 def test_summary_table_lists_every_layer():
