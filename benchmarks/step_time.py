@@ -3,8 +3,8 @@
     PYTHONPATH=$PWD python benchmarks/step_time.py                  # all configs
     PYTHONPATH=$PWD python benchmarks/step_time.py --configs=a,d8 --repeats=5
 
-Measures what users run: the fit engine's step (`fit.make_step`) inside its
-chunk (`fit.make_chunk`: one image unbatched, several vmapped or, on CPU
+Measures what users run: the fit engine's step (`fitting.make_step`) inside its
+chunk (`fitting.make_chunk`: one image unbatched, several vmapped or, on CPU
 for large images, mapped one by one; jitted, state donated), with all arrays
 passed as arguments. One timed call runs `steps_per_call` steps; the table
 gives the median ms per step over `repeats` calls, the compile time (first

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
+from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from dd_jax import fitting as fit_lib
@@ -64,9 +65,21 @@ def make_chunk_fn(mesh: Mesh):
       state, losses = sharded(state, batch, n)
       return unpad_images((state, losses), count)
 
+    run.place = lambda tree: place_images(tree, mesh)
     return run
 
   return wrap
+
+
+def place_images(tree, mesh: Mesh):
+  """Puts every leaf on `mesh`, split along its image axis, where the image
+  count divides evenly: the layout the sharded chunk returns, so the fit's
+  first call compiles for the layout of every later one (else XLA compiles
+  the chunk twice)."""
+  sharding = NamedSharding(mesh, P(AXIS))
+  put = lambda a: (jax.device_put(a, sharding)
+                   if a.ndim and a.shape[0] % mesh.size == 0 else a)
+  return jax.tree.map(put, tree)
 
 
 # -------------------------------------------------------------- multi-process

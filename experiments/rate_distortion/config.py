@@ -1,4 +1,4 @@
-"""Rate-distortion of the deep-decoder codec (dd_jax/compress.py) vs JPEG,
+"""Rate-distortion of the deep-decoder codec (dd_jax/codec/compress.py) vs JPEG,
 WebP, JPEG2000 and a keep-N wavelet codec, in real file bytes.
 
   python -m experiments.rate_distortion.run \
