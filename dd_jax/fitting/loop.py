@@ -125,10 +125,8 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
   chunk = jax.jit(chunk, donate_argnums=(0,))
 
   n = keys.shape[0]
-  # Eager, not jitted: a jitted init compiles every parameter's threefry
-  # draw into one program (~10 s for DIP on CPU); eager draws reuse small
-  # compiled kernels per shape. Same values either way.
-  state, zs = init_state(keys, spec, tx, jnp.asarray(ys), opts)
+  state, zs = jax.jit(lambda k, y: init_state(k, spec, tx, y, opts))(
+      keys, jnp.asarray(ys))
   batch = {'z': zs, 'y': jnp.asarray(ys), 'aux': auxs}
   if weights is not None:
     batch['weight'] = jnp.asarray(weights)
