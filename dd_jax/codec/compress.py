@@ -443,7 +443,7 @@ def finetune_quantized(params, spec, image: np.ndarray, bits: Sequence[int],
                            lambda a, b: jnp.mean(jnp.square(a - b)), tx,
                            fit_lib.FitOptions(best_rel=0.0))
   params = jax.tree.map(jnp.asarray, params)
-  state = fit_lib.new_state(params, tx, jax.random.key(seed))
+  state = fit_lib.new_state(params, tx, jax.random.key(seed), 'reference')
   batch = {'z': input_for_seed(seed, spec), 'y': jnp.asarray(image),
            'aux': {}}
   run = jax.jit(lambda s: jax.lax.fori_loop(

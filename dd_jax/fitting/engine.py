@@ -5,8 +5,9 @@
     result = fit_images(config, measurements=ys, clean=xs) # xs: metrics only
     for rec in result: rec['name'], rec['restored'], rec['psnr'], ...
 
-Images are grouped by shape; each group is ONE vmapped fit, sharded over the
-devices of `config.mesh` (`dd_jax.fitting.sharding.fit`). Keys come from
+Images are grouped by shape; each group is ONE vmapped fit (at most
+`config.fit.images_per_call` images, when set), sharded over the devices of
+`config.mesh` (`dd_jax.fitting.sharding.fit`). Keys come from
 `dd_jax.fitting.keys`: image i gets `image_key(root, i)` whatever its group,
 so its result does not depend on the other images. A clean image given with
 its measurement is a reference for the metrics only; the fit never sees it.
@@ -22,6 +23,7 @@ import numpy as np
 
 from dd_jax import models
 from dd_jax.evaluation import metrics
+from dd_jax.fitting import interrupt
 from dd_jax.fitting import keys as keys_lib
 from dd_jax.fitting import sharding
 from dd_jax.fitting import stopping
@@ -38,7 +40,8 @@ class FitImagesResult:
   the PSNR lists are None without clean), history_loss (loss at each log
   step), losses [steps], params, best_params, input, model, seconds (of its
   group), ema / psnr_ema / ssim_ema (fit.ema), stop_step (-1: ran to the
-  end; None without a stopper), finite.
+  end; None without a stopper), finite, diverged_step (the first step whose
+  loss was not finite, None if none), steps_run (of its group).
   Group record: shape, images (indices), seconds (compile_s apart),
   num_params, operator, stopper, devices (mesh size), processes, sharded.
   """
@@ -62,6 +65,16 @@ def groups_by_shape(shapes) -> dict[tuple, list[int]]:
   for i, shape in enumerate(shapes):
     groups.setdefault(tuple(shape), []).append(i)
   return groups
+
+
+def calls(shapes, per_call: int = 0) -> list[tuple[tuple, list[int]]]:
+  """(shape, indices) of each compiled call: the images of one shape, at most
+  `per_call` at a time (0: all of them)."""
+  out = []
+  for shape, idx in groups_by_shape(shapes).items():
+    step = per_call if per_call > 0 else len(idx)
+    out += [(shape, idx[i:i + step]) for i in range(0, len(idx), step)]
+  return out
 
 
 def psnr(x, ref) -> float:
@@ -94,7 +107,7 @@ def _image_shape(config, operator, y_shape):
 
 def fit_images(config, *, clean=None, measurements=None, names=None,
                model=None, operator=None, stopper=None, indices=None,
-               callback=None, progress=None,
+               callback=None, progress=None, checkpoint=None,
                verbose: bool = True) -> FitImagesResult:
   """Fits one model per image; returns a `FitImagesResult`.
 
@@ -112,6 +125,10 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
   indices: per-image key index (default 0..N-1): equal indices, equal keys.
   callback: called with each log record, with 'group' and 'images' (names).
   progress: an object with `update(image_steps, note)` (io.progress).
+  checkpoint: a `checkpoint.RunCheckpoint`: each group resumes from its
+    snapshot and saves new ones (single-process runs). On a stop request
+    (interrupt.py) `interrupt.Interrupted` is raised with `.result`, a
+    FitImagesResult of the images fitted so far (None for the others).
   verbose: log each group's header and the fit's log steps.
   """
   if clean is None and measurements is None:
@@ -130,7 +147,8 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
   shard = bool((config.get('mesh') or {}).get('shard', True))
   root = keys_lib.root_key(config.get('seed', 0))
   out, groups, t0 = [None] * n, [], time.time()
-  for gi, (shape, idx) in enumerate(groups_by_shape(shapes).items()):
+  per_call = int(config.fit.get('images_per_call', 0))
+  for gi, (shape, idx) in enumerate(calls(shapes, per_call)):
     spec = _make(model, 'model', lambda s: models.make_model(config.model, s),
                  shape)
     op = _make(operator, 'operator',
@@ -170,18 +188,29 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     else:
       rule, weights = stopper(op, ys, auxs, weights, s_key)
     info['stopper'] = rule
-    res = sharding.fit(
-        k_fit, spec, op.forward, ys, auxs, optim_cfg=config.optim,
-        fit_cfg=config.fit, clean=xs, weights=weights, stopper=rule,
-        callback=_on_record(callback, progress, gi, [names[i] for i in idx],
-                            shape),
-        verbose=verbose, mesh=mesh, shard=shard)
+    group_ckpt = (checkpoint.group(gi) if checkpoint is not None
+                  and jax.process_count() == 1 else None)
+    stopped = None
+    try:
+      res = sharding.fit(
+          k_fit, spec, op.forward, ys, auxs, optim_cfg=config.optim,
+          fit_cfg=config.fit, clean=xs, weights=weights, stopper=rule,
+          callback=_on_record(callback, progress, gi,
+                              [names[i] for i in idx], shape),
+          verbose=verbose, mesh=mesh, shard=shard, checkpoint=group_ckpt)
+    except interrupt.Interrupted as e:
+      res, stopped = e.result, e
     info['seconds'] = res.seconds
     info['compile_s'] = getattr(res, 'compile_s', 0.0)
+    info['steps_run'] = res.steps_run
     groups.append(info)
     for j, i in enumerate(idx):
       out[i] = _record(res, j, names[i], gi, None if xs is None else
                        np.asarray(xs[j]), np.asarray(ys[j]), auxs, spec)
+    if stopped is not None:
+      stopped.result = FitImagesResult(images=out, groups=groups,
+                                       seconds=time.time() - t0)
+      raise stopped
   return FitImagesResult(images=out, groups=groups, seconds=time.time() - t0)
 
 
@@ -229,6 +258,10 @@ def _record(res, j, name, gi, x, y, auxs, spec) -> dict:
       losses=res.losses[j], params=take(res.params),
       best_params=take(res.best_params), input=res.inputs[j], model=spec,
       seconds=res.seconds, finite=bool(res.alive[j]),
+      diverged_step=(None if res.diverged_steps is None
+                     or res.diverged_steps[j] < 0
+                     else int(res.diverged_steps[j])),
+      steps_run=res.steps_run,
       ema=None if res.ema is None else res.ema[j],
       stop_step=None if res.stop_steps is None else int(res.stop_steps[j]))
   if x is not None:

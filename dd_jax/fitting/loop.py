@@ -22,9 +22,12 @@ import numpy as np
 
 from dd_jax.evaluation import metrics
 from dd_jax.errors import UserError
+from dd_jax.fitting import interrupt
+from dd_jax.fitting import memory
 from dd_jax.fitting.optim import optimizer_from_config
-from dd_jax.fitting.step import (FitOptions, fit_options, init_state,
-                                 make_chunk, make_step)
+from dd_jax.fitting.step import (FitOptions, fit_options, fits_one_by_one,
+                                 init_state, make_chunk, make_final_check,
+                                 make_step)
 
 
 @dataclasses.dataclass
@@ -40,6 +43,8 @@ class FitResult:
   ema: np.ndarray | None = None  # [N, H, W, C] EMA of outputs (fit.ema)
   stop_steps: np.ndarray | None = None  # [N] step a stopper fired, -1: none
   compile_s: float = 0.0   # compiling the fit step and its evaluation
+  diverged_steps: np.ndarray | None = None  # [N] first non-finite step, -1
+  steps_run: int = 0       # steps fitted (less than fit.steps if stopped)
 
 
 def format_duration(seconds: float) -> str:
@@ -88,7 +93,8 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
         optim_cfg, fit_cfg, clean=None, loss_fn=None, callback=None,
         verbose: bool = True, chunk_fn=None, weights=None,
         stopper=None, progress_s: float = 2.0, progress_log_s: float = 20.0,
-        clock: Callable[[], float] = time.perf_counter) -> FitResult:
+        clock: Callable[[], float] = time.perf_counter,
+        checkpoint=None) -> FitResult:
   """Fits one decoder per image to measurements `ys [N, ...]`.
 
   keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
@@ -107,6 +113,10 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     (at least one step); progress_log_s: off a TTY, the seconds without a
     log line after which a progress line is logged.
   clock: a monotonic clock in seconds, for the times reported.
+  checkpoint: optional checkpoint.GroupCheckpoint: the fit starts from its
+    snapshot if it has one, saves one when due, when it ends and when a stop
+    is requested (interrupt.py: then it raises interrupt.Interrupted with the
+    result so far).
   """
   from dd_jax.inverse import losses as losses_lib
   opts = fit_cfg if isinstance(fit_cfg, FitOptions) else fit_options(fit_cfg)
@@ -118,11 +128,18 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
   tx = optimizer_from_config(optim_cfg, steps)
   apply_fn = lambda params, z: spec.apply({'params': params}, z)
   step = make_step(apply_fn, forward_fn, loss_fn, tx, opts)
-  chunk = make_chunk(step, log_every)
-  if chunk_fn is not None:
-    chunk = chunk_fn(chunk)
-  place = getattr(chunk, 'place', None)  # The layout a wrapped chunk keeps.
-  chunk = jax.jit(chunk, donate_argnums=(0,))
+  final_check = jax.jit(jax.vmap(make_final_check(apply_fn, forward_fn,
+                                                  loss_fn, opts)))
+
+  def build(one_by_one=None):
+    """(place, jitted chunk); place: the layout a wrapped chunk keeps."""
+    chunk = make_chunk(step, log_every, one_by_one)
+    if chunk_fn is not None:
+      chunk = chunk_fn(chunk)
+    return (getattr(chunk, 'place', None),
+            jax.jit(chunk, donate_argnums=(0,)))
+
+  place, chunk = build()
 
   n = keys.shape[0]
   state, zs = jax.jit(lambda k, y: init_state(k, spec, tx, y, opts))(
@@ -133,6 +150,15 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
   if place is not None:
     state, batch = place(state), place(batch)
     zs = batch['z']
+  snapshot = None
+  if checkpoint is not None:
+    like = {'state': state,
+            'losses': np.zeros((n, steps), np.float32)}
+    meta = checkpoint.meta()
+    if meta is not None and stopper is not None and meta['stopper_shapes']:
+      like['stopper'] = {k: np.zeros(shape, dtype) for k, (shape, dtype) in
+                         meta['stopper_shapes'].items()}
+    snapshot = checkpoint.restore(like) if meta is not None else None
   current_fn = jax.jit(jax.vmap(apply_fn))
 
   @jax.jit
@@ -164,14 +190,17 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     progress.log('[fit] compiling the fit step for %d image(s) %s ...', n,
                  'x'.join(str(d) for d in shape[1:]))
   n_arg = jnp.asarray(log_every, jnp.int32)
-  compiled = chunk.lower(state, batch, n_arg).compile()
-  out = compiled.output_shardings[0]
-  if jax.tree.leaves(out) != jax.tree.leaves(compiled.input_shardings[0][0]):
-    # The chunk returns the state laid out otherwise (e.g. sharded): start
-    # from that layout, so that every call and evaluation takes the same.
-    state = jax.device_put(state, out)
+  if snapshot is None or not snapshot[1]['finished']:  # steps left to run
     compiled = chunk.lower(state, batch, n_arg).compile()
-  chunk = compiled
+    out = compiled.output_shardings[0]
+    if jax.tree.leaves(out) != jax.tree.leaves(
+        compiled.input_shardings[0][0]):
+      # The chunk returns the state laid out otherwise (e.g. sharded): start
+      # from that layout, so that every call and evaluation takes the same.
+      state = jax.device_put(state, out)
+      compiled = chunk.lower(state, batch, n_arg).compile()
+    chunk = _guard_memory(compiled, build, state, batch, n_arg, progress)
+  final_check = final_check.lower(state, batch).compile()
   evaluate = evaluate.lower(state, zs, clean_j).compile()
   if has_ema and clean_j is not None:
     psnr_ema = psnr_ema.lower(state.extras['ema'], clean_j).compile()
@@ -182,26 +211,61 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     progress.log('[fit] compiled in %.1f s', compile_s)
 
   all_losses = np.full((n, steps), np.nan, np.float32)
-  history, done, alive_prev = [], 0, np.ones(n, bool)
-  t_fit = clock()
-  run_s = 0.0  # Seconds inside chunk calls, for sizing them.
-  while done < steps:
-    todo = min(log_every, steps - done)
-    part = 0
-    while part < todo:
-      m = todo - part
+  history, done, pos, run_s, fit_s0, finished = [], 0, 0, 0.0, 0.0, False
+  if snapshot is not None:
+    arrays, meta = snapshot
+    state = jax.device_put(arrays['state'], jax.tree.map(
+        lambda a: a.sharding, state))
+    all_losses = np.array(arrays['losses'])
+    if stopper is not None:
+      stopper.load_state_dict(arrays.get('stopper', {}))
+    history, done, pos = meta['history'], meta['done'], meta['pos']
+    run_s, fit_s0, finished = meta['run_s'], meta['fit_s'], meta['finished']
+    progress.log('[fit] resumed at step %d/%d from the checkpoint', pos, steps)
+  alive_prev = np.asarray(state.alive)
+  t_fit = clock() - fit_s0
+
+  def snapshot_now(finished_now=False):
+    arrays = {'state': state, 'losses': all_losses}
+    if stopper is not None:
+      arrays['stopper'] = stopper.state_dict()
+    checkpoint.save(arrays, dict(
+        pos=pos, done=done, steps=steps, history=history, run_s=run_s,
+        fit_s=clock() - t_fit, finished=finished_now,
+        stopper_shapes=None if stopper is None else {
+            k: [list(np.shape(v)), str(np.asarray(v).dtype)]
+            for k, v in arrays['stopper'].items()}))
+
+  def stop_here(signum):
+    if checkpoint is not None:
+      snapshot_now()
+    partial = _result(final_check(state, batch), zs, evaluate, clean_j,
+                      all_losses, history, stopper, seconds=clock() - t_fit,
+                      compile_s=compile_s, pos=pos)
+    progress.log('[fit] stopped at step %d/%d.', pos, steps,
+                 log_fn=logging.warning)
+    raise interrupt.Interrupted(signum, pos, partial)
+
+  while pos < steps and not finished:
+    target = min(done + log_every, steps)  # the next log step
+    while pos < target:
+      m = target - pos
       if split:
-        m = 1 if done + part == 0 or run_s <= 0 else min(
-            m, max(1, int(progress_s * (done + part) / run_s)))
+        m = 1 if pos == 0 or run_s <= 0 else min(
+            m, max(1, int(progress_s * pos / run_s)))
       t_call = clock()
       state, losses = chunk(state, batch, jnp.asarray(m, jnp.int32))
       losses = np.asarray(losses)
       run_s += clock() - t_call
-      all_losses[:, done + part:done + part + m] = losses[:, :m]
-      part += m
-      if part < todo:
-        progress.update(done + part, (done + part) / (clock() - t_fit))
-    done += todo
+      all_losses[:, pos:pos + m] = losses[:, :m]
+      pos += m
+      if interrupt.requested() is not None:
+        stop_here(interrupt.requested())
+      if checkpoint is not None and pos < target and checkpoint.due():
+        snapshot_now()
+      if pos < target:
+        progress.update(pos, pos / (clock() - t_fit))
+    done = target
     _, psnr_cur, psnr_out = evaluate(state, zs, clean_j)
     alive = np.asarray(state.alive)
     fit_s = clock() - t_fit
@@ -239,18 +303,57 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
       stopper.update(done, current_fn(state.params, zs))
       if stopper.halt and stopper.all_stopped:
         progress.log('[fit] every image stopped by step %d.', done)
-        break
+        finished = True
+    if checkpoint is not None and done < steps and not finished and (
+        checkpoint.due()):
+      snapshot_now()
+    if interrupt.requested() is not None and done < steps and not finished:
+      stop_here(interrupt.requested())
 
+  state = final_check(state, batch)
+  if checkpoint is not None:
+    snapshot_now(finished_now=True)
+  return _result(state, zs, evaluate, clean_j, all_losses, history, stopper,
+                 compile_s=compile_s, seconds=clock() - t_fit, pos=pos)
+
+
+def _guard_memory(compiled, build, state, batch, n_arg, progress):
+  """The compiled chunk if its memory fits the device (memory.py); on CPU a
+  vmapped chunk that does not fit is rebuilt to fit the images one by one.
+  Raises a UserError with what to change when even that does not fit."""
+  device = list(jax.tree.leaves(state)[0].devices())[0]
+  need, free = memory.step_bytes(compiled), memory.free_bytes(device)
+  if memory.fits(need, free):
+    return compiled
+  n, ys = batch['y'].shape[0], batch['y']
+  if device.platform == 'cpu' and n > 1 and not fits_one_by_one(ys):
+    progress.log('[fit] %d images at once need about %.2f GiB, more than the '
+                 '%.2f GiB free: fitting them one by one in the call.', n,
+                 need / 2**30, free / 2**30, log_fn=logging.warning)
+    compiled = build(True)[1].lower(state, batch, n_arg).compile()
+    need = memory.step_bytes(compiled)
+    if memory.fits(need, free):
+      return compiled
+  memory.refuse(need, free, n, ys.shape[1:], device)
+
+
+def _result(state, zs, evaluate, clean_j, all_losses, history, stopper, *,
+            seconds=0.0, compile_s=0.0, pos=0) -> FitResult:
+  """The FitResult of `state` (also of a fit stopped early, at `pos`)."""
   restored = np.asarray(evaluate(state, zs, clean_j)[0])
   if stopper is not None:
     restored = stopper.finalize(restored)
   ema = state.extras.get('ema')
+  alive = np.asarray(state.alive)
+  run = all_losses[:, :pos]
+  diverged = np.where(alive, -1, np.argmax(~np.isfinite(run), axis=1)
+                      if pos else 0)
   return FitResult(
       params=jax.device_get(state.params),
       best_params=jax.device_get(state.best_params),
       inputs=np.asarray(zs), restored=restored,
-      losses=all_losses, history=history, alive=np.asarray(state.alive),
-      seconds=clock() - t_fit,
+      losses=all_losses, history=history, alive=alive,
+      seconds=seconds,
       ema=None if ema is None else np.asarray(ema),
       stop_steps=None if stopper is None else stopper.stop_steps,
-      compile_s=compile_s)
+      compile_s=compile_s, diverged_steps=diverged, steps_run=pos)

@@ -164,4 +164,5 @@ def fit(keys, spec, forward_fn, ys, auxs, *, mesh: Mesh | None = None,
       params=g(res.params), best_params=g(res.best_params),
       inputs=g(res.inputs), restored=g(res.restored), losses=g(res.losses),
       history=history, alive=g(res.alive), seconds=res.seconds,
-      ema=None if res.ema is None else g(res.ema), compile_s=res.compile_s)
+      ema=None if res.ema is None else g(res.ema), compile_s=res.compile_s,
+      diverged_steps=g(res.diverged_steps), steps_run=res.steps_run)

@@ -13,7 +13,12 @@ Reference features (REFERENCE.md section 2): Adam lr .01; input jitter
 B0 + N(0, 1) * std with std *= 0.7 at every step i % decay_every == 0
 (i = 0 included); best iterate: after a step, if best_loss > 1.005 * loss
 (loss measured before the step, on the jittered input) the updated weights
-become the best.
+become the best. That candidate's own loss is only known one step later:
+with fit.best_rule='verified' (the default) it is kept if that loss is
+finite and no higher than the loss it was chosen for, else the weights
+before its update (whose own loss that was) are; so a step that blows up
+the weights (a diverging fit) is never the best. 'reference' keeps the
+candidate unchecked, as the authors' code does.
 """
 
 import dataclasses
@@ -38,6 +43,11 @@ class FitState(NamedTuple):
   # DIP features, {} when off (see init_extras): 'ema' (EMA of the outputs),
   # 'saved_params' and 'saved_psnr' (the rollback checkpoint).
   extras: dict = {}
+  # fit.best_rule='verified': the weights before the best candidate's update
+  # (own loss best_loss), and whether the candidate still awaits its check.
+  # None: unchecked (the reference rule).
+  best_fallback: Any = None
+  best_pending: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,9 +65,11 @@ class FitOptions:
   jitter_decay: float = 0.7
   best_iterate: bool = True
   best_rel: float = 0.005
+  best_rule: str = 'verified'  # or 'reference' (see the module docstring)
   ema: bool = False          # DIP: EMA of the outputs, reported separately.
   ema_weight: float = 0.99
   rollback_db: float = 0.0   # > 0: roll back on a PSNR drop (DIP: 5 dB).
+  images_per_call: int = 0   # engine: at most this many per call (0: all)
 
 
 def fit_options(cfg=None, **overrides) -> FitOptions:
@@ -129,15 +141,54 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
         lambda a, b: jnp.where(alive, a, b), new, old)
     params, opt_state = keep(params, state.params), keep(opt_state,
                                                          state.opt_state)
+    state = check_best(state, loss)
     improved = alive & (state.best_loss > (1.0 + opts.best_rel) * loss)
-    best_params = jax.tree.map(lambda a, b: jnp.where(improved, a, b), params,
-                               state.best_params)
+    pick = lambda new, old: jax.tree.map(
+        lambda a, b: jnp.where(improved, a, b), new, old)
+    best_params = pick(params, state.best_params)
     best_loss = jnp.where(improved, loss, state.best_loss)
+    fallback, pending = state.best_fallback, state.best_pending
+    if pending is not None:
+      fallback, pending = pick(state.params, fallback), improved
     new = FitState(params, opt_state, best_params, best_loss, state.step + 1,
-                   alive, state.key, state.extras)
+                   alive, state.key, state.extras, fallback, pending)
     return apply_dip_features(opts, state, new, image, pred, batch['y']), loss
 
   return step
+
+
+def check_best(state: FitState, loss) -> FitState:
+  """The 'verified' best-iterate check: `loss` is the own loss of
+  `state.params`, which is the best candidate when it is pending. Keeps it if
+  finite and no higher than best_loss, else falls back to the weights before
+  its update. A no-op for the reference rule."""
+  if state.best_pending is None:
+    return state
+  bad = state.best_pending & ~(jnp.isfinite(loss) & (loss <= state.best_loss))
+  best = jax.tree.map(lambda a, b: jnp.where(bad, a, b), state.best_fallback,
+                      state.best_params)
+  return state._replace(best_params=best,
+                        best_pending=jnp.zeros_like(state.best_pending))
+
+
+def make_final_check(apply_fn, forward_fn, loss_fn, opts: FitOptions):
+  """`final(state, batch) -> state` for ONE image: the check of a best
+  candidate chosen at the last step, on the loss the next step would see."""
+
+  def final(state: FitState, batch):
+    if state.best_pending is None:
+      return state
+    z = batch['z']
+    if opts.jitter_std > 0:
+      noise = jax.random.normal(jax.random.fold_in(state.key, state.step),
+                                z.shape, z.dtype)
+      z = z + jitter_std_at(opts, state.step) * noise
+    pred = forward_fn(apply_fn(state.params, z), batch['aux'])
+    loss = (loss_fn(pred, batch['y'], batch['weight']) if 'weight' in batch
+            else loss_fn(pred, batch['y']))
+    return check_best(state, loss)
+
+  return final
 
 
 def apply_dip_features(opts: FitOptions, state: FitState, new: FitState,
@@ -183,11 +234,13 @@ def fits_one_by_one(y: jax.Array) -> bool:
           and y[0].size >= SEQUENTIAL_MIN_SIZE)
 
 
-def make_chunk(step, max_steps: int):
+def make_chunk(step, max_steps: int, one_by_one: bool | None = None):
   """Batched `chunk(state, batch, n) -> (state, losses [N, max_steps])`.
 
   Runs n <= max_steps steps in one call; n is a traced value, so every chunk
-  length shares one compilation. Unused loss slots are NaN.
+  length shares one compilation. Unused loss slots are NaN. one_by_one:
+  map over the images in sequence (True) or vmap them (False); None: the
+  `fits_one_by_one` rule.
   """
 
   def chunk_one(state, batch, n):
@@ -201,7 +254,9 @@ def make_chunk(step, max_steps: int):
   batched = jax.vmap(chunk_one, in_axes=(0, 0, None))
 
   def chunk(state, batch, n):
-    if fits_one_by_one(batch['y']):
+    sequential = (fits_one_by_one(batch['y']) if one_by_one is None else
+                  one_by_one and batch['y'].shape[0] > 1)
+    if sequential:
       return jax.lax.map(lambda sb: chunk_one(*sb, n), (state, batch))
     if batch['y'].shape[0] != 1:
       return batched(state, batch, n)
@@ -217,11 +272,21 @@ def make_chunk(step, max_steps: int):
   return chunk
 
 
-def new_state(params, tx, key: jax.Array) -> FitState:
+BEST_RULES = ('verified', 'reference')
+
+
+def new_state(params, tx, key: jax.Array, best_rule: str = 'verified'
+              ) -> FitState:
   """The state of ONE image before its first step (no extras)."""
+  if best_rule not in BEST_RULES:
+    from dd_jax.errors import UserError
+    raise UserError(f'Unknown fit.best_rule {best_rule!r}; choose one of '
+                    f'{list(BEST_RULES)}.')
+  checked = best_rule == 'verified'
   return FitState(params, tx.init(params), params,
                   jnp.asarray(jnp.inf, jnp.float32), jnp.asarray(0, jnp.int32),
-                  jnp.asarray(True), key)
+                  jnp.asarray(True), key, {}, params if checked else None,
+                  jnp.asarray(False) if checked else None)
 
 
 def init_state(keys: jax.Array, model, tx, ys=None,
@@ -238,7 +303,7 @@ def init_state(keys: jax.Array, model, tx, ys=None,
     k_params, k_input, k_jitter = keys_lib.split_fit_key(key)
     z = model.init_input(k_input, y)
     params = model.init(k_params, z)['params']
-    state = new_state(params, tx, k_jitter)
+    state = new_state(params, tx, k_jitter, opts.best_rule)
     if opts.ema or opts.rollback_db > 0:
       out = jax.eval_shape(lambda p, z: model.apply({'params': p}, z), params,
                            z)

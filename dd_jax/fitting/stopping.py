@@ -83,6 +83,7 @@ def _weighted_residual(forward_fn):
 class _Stopper:
   """Bookkeeping shared by the rules: per-image stop step and output."""
   halt = True  # the fit stops once every image has stopped
+  STATE = ('stop_steps', 'outputs')  # arrays a checkpoint keeps
 
   def __init__(self, n: int):
     self.stop_steps = np.full(n, -1, np.int64)
@@ -92,6 +93,24 @@ class _Stopper:
   @property
   def all_stopped(self) -> bool:
     return bool(np.all(self.stop_steps >= 0))
+
+  def state_dict(self) -> dict:
+    """The rule's state as named arrays (for checkpoints)."""
+    d = {k: np.asarray(getattr(self, k)) for k in self.STATE
+         if getattr(self, k, None) is not None}
+    if self.trace:
+      d['trace_steps'] = np.asarray([s for s, _ in self.trace], np.int64)
+      d['trace_values'] = np.stack([np.asarray(r) for _, r in self.trace])
+    return d
+
+  def load_state_dict(self, d: dict):
+    """Restores `state_dict()`'s arrays."""
+    for k in self.STATE:
+      if k in d:
+        setattr(self, k, np.array(d[k]))
+    self.trace = (list(zip(np.asarray(d['trace_steps']).tolist(),
+                           np.asarray(d['trace_values'])))
+                  if 'trace_steps' in d else [])
 
   def _stop(self, i, step, output):
     self.stop_steps[i] = step
@@ -126,6 +145,7 @@ class Discrepancy(_Stopper):
 
 class Validation(_Stopper):
   """Stop when the held-out error has not improved for `patience` checks."""
+  STATE = _Stopper.STATE + ('best', 'best_step', 'bad', 'best_outputs')
 
   def __init__(self, forward_fn, ys, auxs, holdout_weights, patience=5,
                min_rel=1e-3):

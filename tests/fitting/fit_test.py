@@ -127,12 +127,15 @@ class ReferenceFeaturesTest(absltest.TestCase):
       self.assertAlmostEqual(float(fit.jitter_std_at(opts, i)), std, places=7)
 
   def test_best_iterate_matches_python_reference(self):
-    """Replays the reference loop eagerly and compares the kept weights.
+    """Replays the reference loop and compares the kept weights, for both
+    rules: 'reference' (the authors': the weights after an improving step)
+    and 'verified' (that candidate only if its own loss, measured at the
+    next step, is finite and no higher; else the weights before it).
 
     SGD with a large step makes the loss go up and down, so the 0.5% rule
-    keeps an earlier iterate.
+    keeps an earlier iterate and some candidates fail their check.
     """
-    c = small_config(steps=40, log_every=40)
+    c = small_config(steps=40, log_every=40, best_rule='reference')
     c.optim.name, c.optim.lr = 'sgd', 1.5
     _, ys = noisy_batch(1, sigma=0.2)
     keys = jax.random.split(jax.random.key(3), 1)
@@ -141,38 +144,54 @@ class ReferenceFeaturesTest(absltest.TestCase):
     # size a 1e-7 rounding difference grows to 1e-3 in 40 steps. The
     # one-image path is the same step unbatched (test_batch_equals_separate_fits).
     _, other = noisy_batch(1, sigma=0.2, seed=1)
-    result = run_fit(c, jnp.concatenate([keys, jax.random.split(
-        jax.random.key(4), 1)]), np.concatenate([ys, other]))
+    both_keys = jnp.concatenate([keys, jax.random.split(jax.random.key(4), 1)])
+    targets = jnp.asarray(np.concatenate([ys, other]))
+    result = run_fit(c, both_keys, targets)
+    c.fit.best_rule = 'verified'
+    verified = run_fit(c, both_keys, targets)
 
     spec = spec_for(c, ys.shape[1:])
-    both_keys = jnp.concatenate([keys, jax.random.split(jax.random.key(4), 1)])
     k_params, k_input, _ = jax.vmap(lambda k: jax.random.split(k, 3))(
         both_keys).transpose(1, 0)
     zs = jax.vmap(spec.init_input)(k_input)
     both = jax.vmap(spec.init)(k_params, zs)['params']
-    targets = jnp.asarray(np.concatenate([ys, other]))
     loss_fn = lambda p, z, y: jnp.mean((spec.apply({'params': p}, z) - y) ** 2)
     first = lambda tree: jax.tree.map(lambda a: a[0], tree)
     best_loss, best, kept, losses = np.inf, first(both), 0, []
+    v_best, v_fallback, pending, reverted = None, None, False, 0
     # Jitted and vmapped over the same two images like the engine, so the
     # GEMMs round alike: at this step size other rounding diverges. Plain
     # SGD, p - lr * g, is what optax.sgd(1.5) computes.
     sgd_step = jax.jit(jax.vmap(lambda p, z, y: (lambda lg: (
         lg[0], jax.tree.map(lambda a, d: a - 1.5 * d, p, lg[1])))(
             jax.value_and_grad(loss_fn)(p, z, y))))
-    for _ in range(40):
-      loss, both = sgd_step(both, zs, targets)
-      losses.append(float(loss[0]))
-      if best_loss > 1.005 * float(loss[0]):
-        best_loss, best = float(loss[0]), first(both)
+    for i in range(41):  # the 41st step only measures the last candidate
+      loss, new = sgd_step(both, zs, targets)
+      loss = float(loss[0])
+      if pending:  # `loss` is the candidate's own loss
+        if not (np.isfinite(loss) and loss <= best_loss):
+          v_best, reverted = v_fallback, reverted + 1
+        pending = False
+      if i == 40:
+        break
+      losses.append(loss)
+      if best_loss > 1.005 * loss:
+        best_loss, best = loss, first(new)
+        v_best, v_fallback, pending = best, first(both), True
         kept += 1
+      both = new
     self.assertGreater(kept, 3)
     self.assertLess(kept, 40)  # Some steps did not improve by 0.5%.
+    self.assertGreater(reverted, 0)  # The check made a difference here.
     np.testing.assert_allclose(result.losses[0], losses, rtol=1e-3)
+    np.testing.assert_array_equal(result.losses, verified.losses)
     # Kept weights differ from the final ones by ~6e-3 here, and from the
     # pre-step weights (a wrong rule) by ~7e-3: 1e-4 tells them apart.
     for a, b in zip(jax.tree.leaves(result.best_params),
                     jax.tree.leaves(best)):
+      np.testing.assert_allclose(a[0], b, atol=1e-4)
+    for a, b in zip(jax.tree.leaves(verified.best_params),
+                    jax.tree.leaves(v_best)):
       np.testing.assert_allclose(a[0], b, atol=1e-4)
 
   def test_step_schedule(self):
