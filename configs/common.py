@@ -86,9 +86,20 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.data.size = 512              # resize to size x size; 0 keeps the size
   c.data.crop = True             # crop sides to a multiple the model needs
   c.data.channels = 'auto'       # auto | gray | rgb | rgba
+  c.data.alpha = 'keep'          # keep (passed through) | fit | drop
 
+  # The workdir (dd_jax/io/workdir.py): a folder holding a run is refused
+  # unless overwrite (the old run is moved aside whole once the new one has
+  # validated); one holding other files unless allow_other_files (then none
+  # of them is replaced: a clashing output name is refused).
+  # An interrupted run (Ctrl-C, SIGTERM, a crash) continues from its last
+  # checkpoint (<workdir>/checkpoint/, every checkpoint_every_s seconds and
+  # on a stop) with resume=True; a resumed run ends as an uninterrupted one.
   c.output = ml_collections.ConfigDict()
   c.output.overwrite = False
+  c.output.allow_other_files = False
+  c.output.resume = False
+  c.output.checkpoint_every_s = 300.0
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.shard = True            # shard images over devices (dd_jax.sharding)

@@ -10,7 +10,8 @@ class UserError(ValueError):
 
 def fail(message: str):
   """Ends a command-line run on a user error: one `error:` line, exit 2."""
-  print(f'error: {message}', file=sys.stderr)
+  line = ' '.join(part.strip() for part in str(message).splitlines())
+  print(f'error: {line.strip() or "invalid input"}', file=sys.stderr)
   sys.exit(2)
 
 
@@ -53,8 +54,10 @@ def _last_line(e: Exception) -> str:
   """The message a user can act on from a (possibly chained) flags error."""
   if isinstance(e, (KeyError, AttributeError)):
     import re
-    key = (re.findall(r'\w+', str(e)) or ['?'])[0]  # 'x' or x is not a ...
-    guess = re.search(r'Did you mean "(\w+)"', str(e))
+    text = str(e).replace('\\n', '\n').replace('\\', '')
+    # "'x'", "'x'\nDid you mean ...", "x is not a ...": the first name.
+    key = (re.findall(r'[A-Za-z_][\w-]*', text) or ['?'])[0]
+    guess = re.search(r'Did you mean "([\w-]+)"', text)
     given = [a for a in sys.argv[1:] if a.startswith('--config.')
              and key in a.split('=')[0].split('.')]
     return (f'unknown config field {key!r}'

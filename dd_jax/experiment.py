@@ -1,7 +1,7 @@
 """The launcher pieces of the paper experiments (experiments/<name>/run.py).
 
     def run(config, workdir):
-      ex.prepare(workdir, config)                     # refuses a used workdir
+      ex.prepare(workdir, config)     # validates, refuses a used workdir
       names, clean = inputs.load_images(config.data, multiple=16)
       result = engine.fit_images(config, clean=clean, names=names)
       tables.write_table(rows, workdir, 'table1')      # CSV + .md
@@ -14,19 +14,48 @@ inputs, tables and the progress bar live in `dd_jax.io`.
 """
 
 import os
+import shutil
+import sys
 
+from dd_jax.fitting import checkpoint
+from dd_jax.fitting import interrupt
 from dd_jax.io import workdir as workdir_lib
 
+RUN_SECTIONS = ('model', 'operator', 'optim', 'fit', 'data')
 
-def prepare(workdir: str, config, **refusal) -> None:
-  """Creates the workdir and writes config.json there; refuses (UserError) a
-  workdir that already holds a run unless `config.output.overwrite`.
-  `refusal`: `markers` / `other_way` of `io.workdir.prepare_workdir`."""
+
+def prepare(workdir: str, config, *, runs=None, resume: bool | None = None,
+            **refusal):
+  """Validates, then creates the workdir and writes config.json there.
+
+  runs: the run configs the experiment fits, each checked first with
+    `dd_jax.run.validate` (default: `config` itself when it has the run
+    sections). Then the workdir is checked: one that holds a run is refused
+    (UserError) unless `config.output.overwrite` or `resume`, one with other
+    files unless `config.output.allow_other_files`.
+  resume: continue the run held in `workdir` (its files are kept; the
+    fits `launch` checkpointed are read back or resumed); default
+    `config.output.resume`.
+  refusal: `markers` / `other_way` of `io.workdir.check`.
+  Returns the inputs of each validated run (`io.inputs.Inputs`).
+  """
+  from dd_jax import run as run_lib
+  if runs is None:
+    runs = [config] if all(s in config for s in RUN_SECTIONS) else []
+  loaded = [run_lib.validate(c) for c in runs]
   output = config.get('output') or {}
-  workdir_lib.prepare_workdir(workdir, bool(output.get('overwrite', False)),
-                              **refusal)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json(indent=2))
+  if resume is None:
+    resume = bool(output.get('resume', False))
+  plan = workdir_lib.check(
+      workdir, overwrite=bool(output.get('overwrite', False)),
+      allow_other_files=(bool(output['allow_other_files'])
+                         if 'allow_other_files' in output else None),
+      resume=resume, **refusal)
+  if plan.resume:
+    run_lib.check_resume(config, plan, checkpoint.Session(
+        os.path.join(workdir, workdir_lib.CHECKPOINT), 0))
+  workdir_lib.start(plan, run_lib.config_json(config))
+  return loaded
 
 
 def pyplot():
@@ -63,18 +92,38 @@ def launch(run_fn, config: str, workdir: str):
       errors.fail(f'unexpected arguments {argv[1:]}; give settings as '
                   '--config.<field>=<value>.')
     workdir = workdir_flag.value
-    fresh = not os.path.exists(workdir) or not os.listdir(workdir)
+    fresh = (not os.path.isdir(workdir) or not os.listdir(workdir))
+    config = config_flag.value
+    every_s = float((config.get('output') or {}).get('checkpoint_every_s',
+                                                     300.0))
+    ckpt_dir = os.path.join(workdir, workdir_lib.CHECKPOINT)
     with errors.user_errors_exit(
         lambda: _undo_prepare(workdir) if fresh else None):
-      run_fn(config_flag.value, workdir)
+      try:
+        # Each fit_images call of the experiment checkpoints (call_<i>): a
+        # resumed experiment reads finished fits back and resumes the rest.
+        with interrupt.catching(), checkpoint.session(ckpt_dir, every_s):
+          run_fn(config, workdir)
+      except interrupt.Interrupted as e:
+        if workdir_lib.read_marker(workdir) is not None:
+          workdir_lib.finish(workdir, 'interrupted')
+        print(f'interrupted at step {e.step}: checkpoints in {ckpt_dir}; '
+              'continue with the same command and '
+              '--config.output.resume=True', file=sys.stderr)
+        sys.exit(e.exit_code)
+    if workdir_lib.read_marker(workdir) is not None:
+      workdir_lib.finish(workdir)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: nothing to resume
 
   app.run(main, flags_parser=errors.parse_flags)
 
 
 def _undo_prepare(workdir: str) -> None:
   """After a user error in a run that started in a fresh workdir and wrote
-  nothing but config.json, removes it so the corrected command can reuse the
-  workdir."""
-  if os.path.isdir(workdir) and os.listdir(workdir) == ['config.json']:
-    os.remove(os.path.join(workdir, 'config.json'))
+  nothing but its config.json and marker, removes them so the corrected
+  command can reuse the workdir."""
+  own = {workdir_lib.CONFIG, workdir_lib.MARKER}
+  if os.path.isdir(workdir) and set(os.listdir(workdir)) <= own:
+    for name in os.listdir(workdir):
+      os.remove(os.path.join(workdir, name))
     os.rmdir(workdir)

@@ -17,8 +17,9 @@ from ml_collections import config_flags
 
 import configs
 from dd_jax import run as run_lib
+from dd_jax.fitting import interrupt
 from dd_jax.io import progress
-from dd_jax.errors import flag_errors_exit, parse_flags, user_errors_exit
+from dd_jax.errors import fail, flag_errors_exit, parse_flags, user_errors_exit
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__),
                               'denoise.py') + ':cpu'
@@ -43,12 +44,23 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # Other libraries' INFO lines.
   progress.log_to_terminal()  # dd_jax's INFO lines, plain, on stdout.
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    fail(f'unexpected arguments {argv[1:]}; give settings as '
+         '--config.<field>=<value>.')
   with user_errors_exit():
     from dd_jax.fitting import sharding
     sharding.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value,
                                     _PROCESS_ID.value)
-    run_lib.run(_CONFIG.value, _WORKDIR.value)
+    try:
+      run_lib.run(_CONFIG.value, _WORKDIR.value)
+    except interrupt.Interrupted as e:
+      print(f'interrupted at step {e.step}: checkpoint and results so far in '
+            f'{_WORKDIR.value}; continue with the same command and '
+            '--config.output.resume=True', file=sys.stderr)
+      sys.exit(e.exit_code)
+    except KeyboardInterrupt:  # Before or after the fit: nothing half-done.
+      print('interrupted outside the fit (Ctrl-C); see the workdir for what '
+            'was written', file=sys.stderr)
+      sys.exit(130)
 
 
 # `dd-jax SUBCOMMAND ...` dispatches here; anything else is a fit run.

@@ -81,6 +81,65 @@ def test_sweep_overrides():
     sweep.apply_overrides(base, {'model.kk': 1})
   with pytest.raises(UserError, match='no config section'):
     sweep.apply_overrides(base, {'nope.k': 1})
+  with pytest.raises(UserError, match='does not fit the field'):
+    sweep.apply_overrides(base, {'model.k': 'abc'})
+
+
+def test_sweep_overrides_parse_lists_json_and_literals():
+  from experiments.sweep import run as sweep
+  want = [{'model.k': 48}, {'model.upsample_first': True}]
+  assert sweep.parse_overrides(want) == want
+  assert sweep.parse_overrides(
+      '[{"model.k": 48}, {"model.upsample_first": true}]') == want
+  assert sweep.parse_overrides(
+      "[{'model.k': 48}, {'model.upsample_first': True}]") == want
+  assert sweep.parse_overrides({'model.k': 48}) == want[:1]
+  for bad in ('[{"model.k": 48]', '[]', '[1, 2]', 'k=48'):
+    with pytest.raises(UserError, match='overrides'):
+      sweep.parse_overrides(bad)
+
+
+def test_sweep_launcher_takes_a_list_and_checks_it_before_any_run(tmp_path):
+  """The documented --config.overrides='[...]' is accepted, and a bad
+  entry anywhere in it stops the sweep before the first run (no workdir)."""
+  workdir = tmp_path / 'sweep'
+  out = launch('experiments.sweep.run', 'experiments/sweep/config.py:test',
+               str(workdir), '--config.overrides=[{"model.k": 48}, '
+               '{"model.kk": 1}]')
+  assert out.returncode == 2, out.stderr[-2000:]
+  errors = [l for l in out.stderr.splitlines() if l.startswith('error:')]
+  assert len(errors) == 1 and "unknown field 'kk'" in errors[0], out.stderr
+  assert 'Traceback' not in out.stderr and not workdir.exists()
+
+
+def test_sweep_resumes_at_the_run_level(tmp_path, capsys):
+  """A rerun with output.resume=True keeps finished runs of the same config
+  and reruns the rest; the table is rebuilt from all of them."""
+  from experiments.sweep import config as sweep_config
+  from experiments.sweep import run as sweep
+  from dd_jax.io import workdir as workdir_lib
+  c = sweep_config.get_config('test')
+  c.base = _tiny('astronaut')
+  c.overrides = [{}, {'model.k': 4}]
+  wd = str(tmp_path / 'sweep')
+  sweep.run(c, wd)
+  first, second = (os.path.join(wd, sweep.folder(i, n)) for i, n in
+                   enumerate(('base', 'model.k=4')))
+  kept = os.path.getmtime(os.path.join(first, 'summary.json'))
+  workdir_lib.finish(second, 'running')  # As if interrupted in run 2.
+  os.remove(os.path.join(wd, 'sweep.csv'))
+  with pytest.raises(UserError, match='already holds a run.*resume=True'):
+    sweep.run(c, wd)
+  c.output.resume = True
+  capsys.readouterr()
+  rows = sweep.run(c, wd)
+  assert '1/2: base (finished earlier, kept)' in capsys.readouterr().out
+  assert os.path.getmtime(os.path.join(first, 'summary.json')) == kept
+  assert workdir_lib.is_finished(second) and workdir_lib.is_finished(wd)
+  assert [r['override'] for r in rows] == ['base', 'model.k=4']
+  with open(os.path.join(wd, 'sweep.csv')) as f:
+    assert [r['override'] for r in csv.DictReader(f)] == ['base',
+                                                          'model.k=4']
 
 
 # Experiments whose test preset runs a baseline from an optional extra, and

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 from dd_jax.errors import UserError
 
@@ -176,6 +175,7 @@ def compress(args) -> int:
   _check_output(args.output, args.force)
   t0 = time.time()
   image = data_lib.load_image(args.image, args.channels)
+  image, _ = data_lib.split_alpha(image, 'drop', args.image)  # colours only
   h, w, c = image.shape
   depth = args.depth or C.auto_depth((h, w))
   pixels = h * w

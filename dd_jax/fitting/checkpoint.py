@@ -162,3 +162,60 @@ def config_diff(saved: dict, config: dict, free=RESUME_FREE) -> list[str]:
       diffs.append(f'{name}: {a.get(name, "<absent>")!r} -> '
                    f'{b.get(name, "<absent>")!r}')
   return diffs
+
+
+# ----------------------------------------------------------- a run's session
+_session = []  # the active Session, if any
+
+
+class Session:
+  """Checkpoints for every `fit_images` call inside a `with session(...)`:
+  call i gets `RunCheckpoint(<directory>/call_<i>)`, so a launcher that makes
+  several calls (an experiment's runs) resumes call by call, a finished call
+  being read back instead of fitted."""
+
+  def __init__(self, directory: str, every_s: float):
+    self.directory, self.every_s, self.calls = directory, every_s, 0
+
+  def next(self) -> RunCheckpoint:
+    ckpt = RunCheckpoint(os.path.join(self.directory, f'call_{self.calls}'),
+                         self.every_s)
+    self.calls += 1
+    return ckpt
+
+  def exists(self) -> bool:
+    return os.path.isdir(self.directory) and any(
+        RunCheckpoint(os.path.join(self.directory, c)).exists()
+        for c in os.listdir(self.directory))
+
+  def describe(self) -> str:
+    """What an interrupted run left, call by call."""
+    if not os.path.isdir(self.directory):
+      return 'nothing'
+    calls = sorted(os.listdir(self.directory),
+                   key=lambda c: int(c.split('_')[-1]))
+    parts = [f'{c.replace("_", " ")}: {RunCheckpoint(os.path.join(self.directory, c)).describe()}'
+             for c in calls]
+    return '; '.join(parts) or 'nothing'
+
+  def remove(self) -> None:
+    shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class session:  # noqa: N801 (a context manager, used as a function)
+  """`with session(directory, every_s) as s:` makes `current()` return s."""
+
+  def __init__(self, directory: str, every_s: float = 300.0):
+    self.value = Session(directory, every_s)
+
+  def __enter__(self) -> Session:
+    _session.append(self.value)
+    return self.value
+
+  def __exit__(self, *exc):
+    _session.remove(self.value)
+    return False
+
+
+def current() -> Session | None:
+  return _session[-1] if _session else None

@@ -23,6 +23,7 @@ import numpy as np
 
 from dd_jax import models
 from dd_jax.evaluation import metrics
+from dd_jax.fitting import checkpoint as ckpt_lib
 from dd_jax.fitting import interrupt
 from dd_jax.fitting import keys as keys_lib
 from dd_jax.fitting import sharding
@@ -126,7 +127,8 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
   callback: called with each log record, with 'group' and 'images' (names).
   progress: an object with `update(image_steps, note)` (io.progress).
   checkpoint: a `checkpoint.RunCheckpoint`: each group resumes from its
-    snapshot and saves new ones (single-process runs). On a stop request
+    snapshot and saves new ones (single-process runs). Default: the next of
+    the active `checkpoint.session` (launchers), else none. On a stop request
     (interrupt.py) `interrupt.Interrupted` is raised with `.result`, a
     FitImagesResult of the images fitted so far (None for the others).
   verbose: log each group's header and the fit's log steps.
@@ -147,6 +149,8 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
   shard = bool((config.get('mesh') or {}).get('shard', True))
   root = keys_lib.root_key(config.get('seed', 0))
   out, groups, t0 = [None] * n, [], time.time()
+  if checkpoint is None and ckpt_lib.current() is not None:
+    checkpoint = ckpt_lib.current().next()  # a launcher's run: resumable
   per_call = int(config.fit.get('images_per_call', 0))
   for gi, (shape, idx) in enumerate(calls(shapes, per_call)):
     spec = _make(model, 'model', lambda s: models.make_model(config.model, s),

@@ -1,4 +1,10 @@
-"""Inpainting: y = x * mask (1 = observed), the mask shared over channels."""
+"""Inpainting: y = x * mask (1 = observed), the mask shared over channels.
+
+Masks that observe nothing (all zero, or nothing in some channel) are
+refused when the operator is built (`check_mask`), before any fit.
+"""
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +15,41 @@ from dd_jax.inverse.base import Operator
 from dd_jax.io import images as data_lib
 
 NORMALIZE = ('observed', 'all')
+# A random mask may miss every pixel with at most this probability.
+MAX_EMPTY_PROBABILITY = 1e-3
+
+
+def check_mask(mask, name: str = 'The mask') -> np.ndarray:
+  """Raises unless bool-like `mask` `[H, W]` (or per channel `[H, W, C]`)
+  observes a pixel, in every channel; returns it as a numpy bool array."""
+  m = np.asarray(mask) != 0
+  if m.size and m.ndim == 3:
+    seen = m.reshape(-1, m.shape[2]).any(axis=0)
+    if seen.any() and not seen.all():
+      missing = [int(c) for c in np.flatnonzero(~seen)]
+      raise UserError(f'{name} observes nothing in channel(s) {missing} of '
+                      f'{m.shape[2]}; every channel needs observed pixels '
+                      f'(nonzero entries).')
+  if not m.any():
+    raise UserError(f'{name} observes no pixel (all zero): the fit would '
+                    f'have nothing to match; use a mask with observed '
+                    f'(nonzero) pixels.')
+  return m
+
+
+def _check_random(hw, observed: float):
+  """Refuses `observed` fractions outside (0, 1] and ones so small that a
+  drawn mask may well observe no pixel at all."""
+  if not 0.0 < observed <= 1.0:
+    raise UserError(f'operator.mask.observed must be in (0, 1], got '
+                    f'{observed}.')
+  n = hw[0] * hw[1]
+  p_empty = math.exp(n * math.log1p(-observed)) if observed < 1 else 0.0
+  if p_empty > MAX_EMPTY_PROBABILITY:
+    raise UserError(
+        f'operator.mask.observed={observed} keeps about {observed * n:.2g} of '
+        f'the {n} pixels of a {hw[0]}x{hw[1]} image (none at all with '
+        f'probability {p_empty:.2g}); raise operator.mask.observed.')
 
 
 def random_mask(key: jax.Array, hw, observed: float) -> jax.Array:
@@ -40,6 +81,21 @@ def text_mask(hw, text: str = 'Deep Decoder', size: int = 0) -> np.ndarray:
   return np.asarray(canvas) == 0
 
 
+def fixed_mask(hw, kind: str, *, block: float = 0.25,
+               text: str = 'Deep Decoder') -> np.ndarray:
+  """The bool `[H, W]` mask of a non-random `kind`: 'block', 'text' or a
+  mask file (see images.load_mask)."""
+  if kind == 'block':
+    block = float(block)
+    if not 0.0 <= block < 1.0:
+      raise UserError(f'operator.mask.block (the hole side over the image '
+                      f'side) must be in [0, 1), got {block}.')
+    return block_mask(hw, block)
+  if kind == 'text':
+    return text_mask(hw, text)
+  return data_lib.load_mask(kind, hw)
+
+
 def mask(image_shape, *, kind: str = 'random', observed: float = 0.5,
          block: float = 0.25, text: str = 'Deep Decoder',
          normalize: str = 'observed') -> Operator:
@@ -54,17 +110,11 @@ def mask(image_shape, *, kind: str = 'random', observed: float = 0.5,
   hw = tuple(image_shape[:2])
   if kind == 'random':
     observed = float(observed)
-    if not 0.0 < observed <= 1.0:
-      raise UserError(f'operator.mask.observed must be in (0, 1], got '
-                      f'{observed}.')
+    _check_random(hw, observed)
     make = lambda key, i: {'mask': random_mask(key, hw, observed)}
   else:
-    if kind == 'block':
-      fixed = block_mask(hw, float(block))
-    elif kind == 'text':
-      fixed = text_mask(hw, text)
-    else:
-      fixed = data_lib.load_mask(kind, hw)
+    fixed = check_mask(fixed_mask(hw, kind, block=block, text=text),
+                       f'operator.mask.kind={kind!r}')
     make = lambda key, i: {'mask': jnp.asarray(fixed)}
   if normalize not in NORMALIZE:
     raise UserError(f'Unknown operator.mask.normalize {normalize!r}; choose '

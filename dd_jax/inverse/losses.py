@@ -86,7 +86,8 @@ def ms_ssim_value(x: jax.Array, y: jax.Array, sigma: float = 1.5,
                   weights=MS_SSIM_WEIGHTS) -> jax.Array:
   """MS-SSIM (Wang et al. 2003): prod_j cs_j^w_j * l_M^w_M over 5 scales,
   2x2 average pooling between scales, the 11-tap sigma 1.5 Gaussian window
-  (cut to the image at coarse scales of small images). Negative terms are
+  (cut to the image at coarse scales of small images; a side under 2 pixels
+  is not pooled further, so every scale has pixels). Negative terms are
   clipped to 1e-6 so the powers stay real and differentiable."""
   out = 1.0
   for j, wj in enumerate(weights):
@@ -94,7 +95,7 @@ def ms_ssim_value(x: jax.Array, y: jax.Array, sigma: float = 1.5,
     ssim_j, cs_j = _ssim_terms(x, y, win)
     last = j == len(weights) - 1
     out = out * jnp.maximum(ssim_j if last else cs_j, 1e-6) ** wj
-    if not last:
+    if not last and min(x.shape[0], x.shape[1]) >= 2:  # else: stay
       x, y = _avg_pool2(x), _avg_pool2(y)
   return out
 

@@ -1,9 +1,12 @@
 """A run's inputs from `config.data`: clean images or given measurements.
 
-    names, clean, given = load_inputs(config)   # dd_jax.run
+    inp = load_inputs(config)   # names, sources, clean, given, infos
     names, clean = load_images(config.data, multiple=16)
     names, stack = load_stack(config.data, multiple=16)   # one shape
 """
+
+import os
+from typing import NamedTuple
 
 from absl import logging
 import numpy as np
@@ -14,6 +17,18 @@ from dd_jax.inverse import operators
 from dd_jax.io import images as data_lib
 
 
+class Inputs(NamedTuple):
+  """names: one output name per image (unique); sources: the file (absolute
+  path) or built-in name each was read from; clean: `[H, W, C]` images or
+  None; given: given measurements or None; infos: one `images.ImageInfo`
+  per input (bit depth, alpha passed through)."""
+  names: list
+  sources: list
+  clean: list | None
+  given: list | None
+  infos: list
+
+
 def size_multiple(config) -> int:
   """The multiple the image sides must have for config.model and operator."""
   mult = models.size_multiple(config.model)
@@ -22,13 +37,10 @@ def size_multiple(config) -> int:
 
 def load_images(data_cfg, multiple: int = 1):
   """Names and clean `[H, W, C]` images from `data_cfg` (images, size,
-  channels, crop), cropped to a multiple of `multiple`."""
-  sources = data_lib.list_sources(data_cfg.images)
-  clean = [data_lib.fit_size(
-      data_lib.load_image(s, data_cfg.get('channels', 'auto')),
-      int(data_cfg.get('size', 0)), multiple, s, data_cfg.get('crop', True))
-           for s in sources]
-  return data_lib.unique_names(sources), clean
+  channels, crop, alpha), cropped to a multiple of `multiple`."""
+  names, _, clean, _ = _load(data_cfg, data_cfg.images, multiple,
+                             int(data_cfg.get('size', 0)), False)
+  return names, clean
 
 
 def load_stack(data_cfg, multiple: int = 1):
@@ -41,20 +53,43 @@ def load_stack(data_cfg, multiple: int = 1):
   return names, np.stack(clean)
 
 
-def load_inputs(config):
-  """Returns names, clean images (or None) and given measurements (or None)."""
+def load_inputs(config) -> Inputs:
+  """The clean images of `config.data.images`, or the given measurements of
+  `config.data.measurement` (then `clean` is None)."""
   d = config.data
-  if d.get('measurement'):
-    sources = data_lib.list_sources(d.measurement)
-    ys = [data_lib.load_measurement(s, d.get('channels', 'auto'))
-          for s in sources]
-    logging.info('[data] %d measurement(s) given, no clean image: PSNR '
-                 'against ground truth is not reported.', len(ys))
-    operators.check_given_measurement(config.operator)
-    mult = max(size_multiple(config) // operators.scale_factor(
-        config.operator), 1)
-    ys = [data_lib.fit_size(y, 0, mult, s, d.get('crop', True))
-          for y, s in zip(ys, sources)]
-    return data_lib.unique_names(sources), None, ys
-  names, clean = load_images(d, size_multiple(config))
-  return names, clean, None
+  mult = size_multiple(config)
+  if not d.get('measurement'):
+    names, sources, clean, infos = _load(d, d.images, mult,
+                                         int(d.get('size', 0)), False)
+    return Inputs(names, sources, clean, None, infos)
+  operators.check_given_measurement(config.operator)
+  mult = max(mult // operators.scale_factor(config.operator), 1)
+  names, sources, ys, infos = _load(d, d.measurement, mult, 0, True)
+  logging.info('[data] %d measurement(s) given, no clean image: PSNR '
+               'against ground truth is not reported.', len(ys))
+  return Inputs(names, sources, None, ys, infos)
+
+
+def _load(d, spec, multiple, size, measurement):
+  """Names, sources, pixels and infos of the inputs listed in `spec`."""
+  sources = data_lib.list_sources(spec)
+  pixels, infos = [], []
+  for s in sources:
+    _check_kind(s, measurement)
+    x, info = data_lib.load_input(
+        s, channels=d.get('channels', 'auto'), size=size, multiple=multiple,
+        crop=d.get('crop', True), alpha=d.get('alpha', 'keep'),
+        measurement=measurement)
+    pixels.append(x)
+    infos.append(info)
+  where = [os.path.abspath(s) if os.path.isfile(s) else s for s in sources]
+  return data_lib.unique_names(sources), where, pixels, infos
+
+
+def _check_kind(source: str, measurement: bool):
+  """Refuses a missing measurement file and an array given as an image."""
+  if measurement and not os.path.exists(source):
+    raise UserError(f'Measurement file not found: {source!r}.')
+  if not measurement and source.lower().endswith('.npy'):
+    raise UserError(f'{source!r} is a NumPy array, not an image file; give '
+                    'arrays (e.g. k-space) as data.measurement.')

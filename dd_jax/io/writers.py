@@ -2,43 +2,148 @@
 
     rec = write_image_outputs(workdir, image)   # image: an engine record
     finish(workdir, summary, histories, has_clean)
+
+Every file is written atomically: into a temporary file beside it, then
+renamed over it (`atomic_path`), so a reader or an interrupted run never sees
+half a file. metrics.jsonl is appended and flushed record by record
+(`MetricsLog`). JSON is strict: NaN and infinities are written as null.
 """
 
+import contextlib
 import json
+import math
 import os
+import tempfile
 
 from absl import logging
+import numpy as np
 
 from dd_jax.io import images as data_lib
 
 
-def write_image_outputs(workdir: str, image: dict) -> dict:
-  """<name>_corrupted / _restored / _clean / _ema.png of one engine record;
-  returns its summary entry (PSNRs, SSIM, finite, stop_step)."""
+@contextlib.contextmanager
+def atomic_path(path: str):
+  """Yields a temporary path beside `path` (same extension, hidden name);
+  when the block ends without error it replaces `path` in one rename, else
+  it is removed."""
+  folder, base = os.path.split(path)
+  stem, ext = os.path.splitext(base)
+  fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix=f'.tmp{ext}',
+                             dir=folder or '.')
+  os.close(fd)
+  os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600).
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
+def write_text(path: str, text: str):
+  """Writes `text` to `path` atomically (flushed to disk first)."""
+  with atomic_path(path) as tmp:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+
+
+def strict(obj):
+  """`obj` with NaN / inf as None and numpy values as Python ones: what
+  strict JSON can hold."""
+  if isinstance(obj, dict):
+    return {str(k): strict(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [strict(v) for v in obj]
+  if isinstance(obj, np.ndarray):
+    return strict(obj.tolist())
+  if isinstance(obj, np.generic):
+    obj = obj.item()
+  if isinstance(obj, float) and not math.isfinite(obj):
+    return None
+  return obj
+
+
+def to_json(obj, indent=None) -> str:
+  """Strict JSON text of `obj` (see `strict`)."""
+  return json.dumps(strict(obj), indent=indent, allow_nan=False)
+
+
+def write_json(path: str, obj, indent: int = 2):
+  write_text(path, to_json(obj, indent) + '\n')
+
+
+class MetricsLog:
+  """metrics.jsonl: one strict-JSON record per line, each appended and
+  flushed as it comes, so an interrupted run keeps every record made."""
+
+  def __init__(self, path: str, fresh: bool = True):
+    self.path = path
+    if fresh:
+      write_text(path, '')
+
+  def append(self, record: dict):
+    with open(self.path, 'a') as f:
+      f.write(to_json(record) + '\n')
+      f.flush()
+      os.fsync(f.fileno())
+
+
+def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
+  """<name>_corrupted / _restored / _clean / _ema.png of one engine record,
+  at the input's bit depth and with its alpha (`info`, an
+  `images.ImageInfo`); returns its summary entry (PSNRs, SSIM, finite,
+  stop_step)."""
   name, x, y = image['name'], image['clean'], image['y']
+  kw = {} if info is None else dict(bits=info.bits, alpha=info.alpha)
+
+  def png(kind, img):  # images.save_png writes atomically.
+    data_lib.save_png(os.path.join(workdir, f'{name}_{kind}.png'), img, **kw)
+
   if y.ndim == 3 and y.shape[-1] in (1, 3, 4):  # not k-space / CS vectors
-    data_lib.save_png(os.path.join(workdir, f'{name}_corrupted.png'), y)
-  data_lib.save_png(os.path.join(workdir, f'{name}_restored.png'),
-                    image['restored'])
+    png('corrupted', y)
+  png('restored', image['restored'])
   rec = {}
   if x is not None:
-    data_lib.save_png(os.path.join(workdir, f'{name}_clean.png'), x)
+    png('clean', x)
     rec['psnr_restored'], rec['ssim_restored'] = image['psnr'], image['ssim']
     if 'psnr_corrupted' in image:
       rec['psnr_corrupted'] = image['psnr_corrupted']
   rec['finite'] = image['finite']
+  if image.get('diverged_step') is not None:
+    rec['diverged_step'] = image['diverged_step']
   if image['ema'] is not None:
-    rec.update(write_ema_output(workdir, image))
+    rec.update(write_ema_output(workdir, image, info))
   if image['stop_step'] is not None:
     rec['stop_step'] = image['stop_step']
   return rec
 
 
-def write_ema_output(workdir: str, image: dict) -> dict:
+def write_ema_output(workdir: str, image: dict, info=None) -> dict:
   """The EMA of the outputs (fit.ema), DIP's reported result."""
+  kw = {} if info is None else dict(bits=info.bits, alpha=info.alpha)
   data_lib.save_png(os.path.join(workdir, f'{image["name"]}_ema.png'),
-                    image['ema'])
+                    image['ema'], **kw)
   return {} if 'psnr_ema' not in image else {'psnr_ema': image['psnr_ema']}
+
+
+def output_files(names, ema: bool = False) -> list[str]:
+  """The files `write_image_outputs` and `finish` may write for `names`."""
+  kinds = ('clean', 'corrupted', 'restored') + (('ema',) if ema else ())
+  return (['metrics.jsonl', 'summary.json', 'summary.txt', 'psnr.png'] +
+          [f'{n}_{kind}.png' for n in names for kind in kinds])
+
+
+def _db(value) -> str:
+  return 'n/a' if value is None or not math.isfinite(value) else (
+      f'{value:.2f} dB')
 
 
 def summary_text(summary: dict) -> str:
@@ -46,29 +151,37 @@ def summary_text(summary: dict) -> str:
   lines = []
   for name, rec in summary['images'].items():
     if 'psnr_restored' in rec:
-      before = (f'{rec["psnr_corrupted"]:.2f} dB -> '
+      before = (f'{_db(rec["psnr_corrupted"])} -> '
                 if 'psnr_corrupted' in rec else '')
-      lines.append(f'{name}: PSNR {before}{rec["psnr_restored"]:.2f} dB, '
-                   f'SSIM {rec["ssim_restored"]:.4f}')
+      ssim = rec['ssim_restored']
+      ssim = 'n/a' if ssim is None or not math.isfinite(ssim) else (
+          f'{ssim:.4f}')
+      lines.append(f'{name}: PSNR {before}{_db(rec["psnr_restored"])}, '
+                   f'SSIM {ssim}')
     else:
       lines.append(f'{name}: restored (no clean image, no PSNR)')
     if 'psnr_ema' in rec:
-      lines[-1] += f', EMA of outputs {rec["psnr_ema"]:.2f} dB'
-    if rec.get('stop_step', -1) >= 0:
+      lines[-1] += f', EMA of outputs {_db(rec["psnr_ema"])}'
+    if rec.get('stop_step') is not None and rec['stop_step'] >= 0:
       lines[-1] += f' [stopped at step {rec["stop_step"]}]'
     if not rec['finite']:
-      lines[-1] += ' [stopped early: non-finite loss]'
+      lines[-1] += (f' [diverged at step {rec.get("diverged_step", "?")}: '
+                    'kept the last weights with a finite, lowest loss; '
+                    'lower optim.lr]')
+  stop = summary.get('interrupted')
+  if stop:
+    lines.append(f'INTERRUPTED ({stop["signal"]}) at step {stop["step"]}; '
+                 f'not fitted: {", ".join(stop["not_started"]) or "none"}; '
+                 'results so far')
   lines.append(f'total time {summary["seconds"]:.1f} s')
   return '\n'.join(lines) + '\n'
 
 
 def finish(workdir: str, summary: dict, histories: dict, has_clean: bool):
-  """summary.json, summary.txt (also logged) and psnr.png."""
-  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
+  """summary.json (strict JSON), summary.txt (also logged) and psnr.png."""
+  write_json(os.path.join(workdir, 'summary.json'), summary)
   text = summary_text(summary)
-  with open(os.path.join(workdir, 'summary.txt'), 'w') as f:
-    f.write(text)
+  write_text(os.path.join(workdir, 'summary.txt'), text)
   logging.info('[run] summary\n%s[run] wrote %s', text, workdir)
   plot(os.path.join(workdir, 'psnr.png'), histories, has_clean)
 
@@ -90,5 +203,6 @@ def plot(path: str, histories: dict, has_clean: bool):
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path)
+  with atomic_path(path) as tmp:
+    fig.savefig(tmp)
   plt.close(fig)

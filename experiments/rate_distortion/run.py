@@ -35,7 +35,6 @@ from dd_jax.codec import compress as C
 from dd_jax.io import images as data_lib
 from dd_jax import experiment as ex
 from dd_jax.evaluation import metrics
-from dd_jax import models
 from dd_jax.errors import UserError
 from experiments import shared_images
 from experiments.rate_distortion import baselines as B
@@ -355,7 +354,9 @@ def start(config, workdir, cfg):
   if config.resume:
     config = copy.deepcopy(config)
     config.output.overwrite = True
-  ex.prepare(workdir, config, markers=('config.json', RESULTS),
+  # runs=(): its images ('shared:<file>') load through load() here, not
+  # through dd_jax.run.validate.
+  ex.prepare(workdir, config, runs=(), markers=('config.json', RESULTS),
              other_way='pass --config.resume=True to continue it')
   if keep:
     write_results(path, keep)

@@ -6,12 +6,25 @@ input jitter, input kind, each a list of config overrides on one base config.
 
 `base` is any task config (default: denoising, sigma 25); `overrides` is a
 list of {dotted.key: value} dicts, one run each ({} = the base). Add your own
-with --config.overrides='[{"model.k": 48}]' or by editing this file.
+with --config.overrides='[{"model.k": 48}]' (JSON or a Python literal) or by
+editing this file. Every override is checked before the first run; an
+interrupted sweep continues with --config.output.resume=True (finished runs
+are kept).
 """
 
 import ml_collections
 
 from configs import denoise
+
+OVERRIDES = [
+    {},
+    {'model.k': 32}, {'model.k': 128},
+    {'model.depth': 4}, {'model.depth': 6},
+    {'model.activation': 'leaky_relu', 'model.leaky_slope': 0.1},
+    {'fit.jitter_std': 0.01, 'fit.jitter_decay_every': 500},
+    {'model.input_kind': 'meshgrid'},
+]
+TEST_OVERRIDES = [{}, {'model.k': 8}, {'model.activation': 'leaky_relu'}]
 
 
 def get_config(arg=None):
@@ -21,15 +34,10 @@ def get_config(arg=None):
   c.base.data.images = 'astronaut,coffee,chelsea'
   if preset == 'cpu':
     c.base.data.size, c.base.fit.steps, c.base.fit.log_every = 128, 800, 200
-  c.overrides = [
-      {},
-      {'model.k': 32}, {'model.k': 128},
-      {'model.depth': 4}, {'model.depth': 6},
-      {'model.activation': 'leaky_relu', 'model.leaky_slope': 0.1},
-      {'fit.jitter_std': 0.01, 'fit.jitter_decay_every': 500},
-      {'model.input_kind': 'meshgrid'},
-  ]
-  if preset == 'test':
-    c.overrides = [{}, {'model.k': 8}, {'model.activation': 'leaky_relu'}]
-  c.output = ml_collections.ConfigDict({'overwrite': False})
+  # Any value type, so that the command line can give a whole list.
+  c.overrides = ml_collections.FieldReference(
+      [dict(o) for o in (TEST_OVERRIDES if preset == 'test' else OVERRIDES)],
+      field_type=object)
+  c.output = ml_collections.ConfigDict(
+      {'overwrite': False, 'allow_other_files': False, 'resume': False})
   return c

@@ -5,9 +5,14 @@
 
 Each run writes its usual workdir (<workdir>/<index>_<name>/); the sweep
 writes sweep.csv/.md (mean and per-image PSNR/SSIM, parameters, seconds per
-override) and sweep.png (mean PSNR per override).
+override), rebuilt after every run from the finished ones, and sweep.png
+(mean PSNR per override). Every override is applied and validated before the
+first run. With --config.output.resume=True an interrupted sweep continues:
+a run whose folder holds a finished run of the same config is kept, the
+others are (re)run.
 """
 
+import ast
 import json
 import os
 
@@ -15,9 +20,40 @@ import ml_collections
 import numpy as np
 
 from dd_jax import experiment as ex
-from dd_jax.io import tables
 from dd_jax import run as run_lib
 from dd_jax.errors import UserError
+from dd_jax.io import tables
+from dd_jax.io import workdir as workdir_lib
+from dd_jax.io import writers
+
+
+def parse_overrides(value) -> list[dict]:
+  """config.overrides as a list of {dotted.key: value} dicts: a list (or
+  one dict), or its text as JSON or a Python literal."""
+  if isinstance(value, str):
+    try:
+      value = json.loads(value)
+    except ValueError:
+      try:
+        value = ast.literal_eval(value)
+      except (ValueError, SyntaxError):
+        raise UserError(
+            f'config.overrides {value!r} is neither JSON nor a Python list; '
+            'give e.g. \'[{"model.k": 48}, {"model.depth": 4}]\'.') from None
+  if isinstance(value, (dict, ml_collections.ConfigDict)):
+    value = [value]
+  if not isinstance(value, (list, tuple)) or not value:
+    raise UserError(f'config.overrides must be a non-empty list of '
+                    f'{{"dotted.key": value}} dicts, got {value!r}.')
+  out = []
+  for ov in value:
+    if isinstance(ov, ml_collections.ConfigDict):
+      ov = ov.to_dict()
+    if not isinstance(ov, dict) or not all(isinstance(k, str) for k in ov):
+      raise UserError(f'config.overrides: {ov!r} is not a '
+                      '{"dotted.key": value} dict.')
+    out.append(dict(ov))
+  return out
 
 
 def apply_overrides(base, overrides: dict) -> ml_collections.ConfigDict:
@@ -27,13 +63,17 @@ def apply_overrides(base, overrides: dict) -> ml_collections.ConfigDict:
     *parents, leaf = key.split('.')
     node = c
     for p in parents:
-      if p not in node:
+      if p not in node or not isinstance(node[p], ml_collections.ConfigDict):
         raise UserError(f'Sweep override {key!r}: no config section {p!r}.')
       node = node[p]
     if leaf not in node:
       raise UserError(f'Sweep override {key!r}: unknown field {leaf!r}; '
                       f'known: {sorted(node.keys())}.')
-    node[leaf] = value
+    try:
+      node[leaf] = value
+    except (TypeError, ValueError) as e:
+      raise UserError(f'Sweep override {key!r}: {value!r} does not fit the '
+                      f'field ({str(e).splitlines()[0]}).') from None
   return c
 
 
@@ -41,49 +81,100 @@ def label(overrides: dict) -> str:
   return ','.join(f'{k}={v}' for k, v in overrides.items()) or 'base'
 
 
-def run(config, workdir):
-  ex.prepare(workdir, config)
-  overrides = config.overrides
-  if isinstance(overrides, str):
-    overrides = json.loads(overrides)
-  rows = []
-  for i, ov in enumerate(overrides):
-    ov = dict(ov)
+def folder(i: int, name: str) -> str:
+  return f'{i:02d}_' + ''.join(ch if ch.isalnum() or ch in '.=-' else '_'
+                               for ch in name)
+
+
+def plan(config) -> list[tuple[str, ml_collections.ConfigDict]]:
+  """(label, run config) per override, every one applied (not yet run)."""
+  runs = []
+  for ov in parse_overrides(config.overrides):
     cfg = apply_overrides(config.base, ov)
-    cfg.output.overwrite = True
-    name = label(ov)
-    sub = os.path.join(workdir, f'{i:02d}_' + ''.join(
-        ch if ch.isalnum() or ch in '.=-' else '_' for ch in name))
-    print(f'[sweep] {i + 1}/{len(overrides)}: {name}', flush=True)
-    summary = run_lib.run(cfg, sub)
-    imgs = summary['images']
-    r = {'override': name,
-         'params': summary['groups'][0].get('num_params'),
-         'mean PSNR': float(np.mean([v['psnr_restored'] for v in
-                                     imgs.values()])),
-         'mean SSIM': float(np.mean([v['ssim_restored'] for v in
-                                     imgs.values()]))}
-    for img, v in imgs.items():
-      r[f'{img} PSNR'] = v['psnr_restored']
-    r['seconds'] = summary['seconds']
-    rows.append(r)
-  tables.write_table(rows, workdir, 'sweep', title='Sweep: restored PSNR (dB)')
+    cfg.output.overwrite = True  # Its own sub-folder, checked by the sweep.
+    runs.append((label(ov), cfg))
+  return runs
+
+
+def run(config, workdir):
+  runs = plan(config)
+  resume = bool(config.output.get('resume', False))
+  ex.prepare(workdir, config, runs=[cfg for _, cfg in runs], resume=resume,
+             other_way='pass --config.output.resume=True to continue it '
+             '(finished runs are kept)')
+  rows = []
+  for i, (name, cfg) in enumerate(runs):
+    sub = os.path.join(workdir, folder(i, name))
+    summary = finished_summary(sub, cfg) if resume else None
+    if summary is None:
+      print(f'[sweep] {i + 1}/{len(runs)}: {name}', flush=True)
+      summary = run_lib.run(cfg, sub)
+    else:
+      print(f'[sweep] {i + 1}/{len(runs)}: {name} (finished earlier, kept)',
+            flush=True)
+    rows.append(row(name, summary))
+    tables.write_table(rows, workdir, 'sweep',
+                       title='Sweep: restored PSNR (dB)')
   _plot(os.path.join(workdir, 'sweep.png'), rows)
+  workdir_lib.finish(workdir)
+  return rows
+
+
+def finished_summary(sub: str, cfg) -> dict | None:
+  """The summary of the finished run in `sub` if it ran `cfg` (settings
+  under `output` aside), else None."""
+  if not workdir_lib.is_finished(sub):
+    return None
+  try:
+    with open(os.path.join(sub, workdir_lib.CONFIG)) as f:
+      done = json.load(f)
+    with open(os.path.join(sub, 'summary.json')) as f:
+      summary = json.load(f)
+  except (OSError, ValueError):
+    return None
+  want = json.loads(run_lib.config_json(cfg))
+  for c in (done, want):
+    c.pop('output', None)
+  return summary if done == want else None
+
+
+def row(name: str, summary: dict) -> dict:
+  """The table row of one run's summary (missing values: NaN)."""
+  imgs = summary['images'].items()
+  psnr = {img: _value(v, 'psnr_restored') for img, v in imgs}
+  r = {'override': name, 'params': summary['groups'][0].get('num_params'),
+       'mean PSNR': _mean(psnr.values()),
+       'mean SSIM': _mean(_value(v, 'ssim_restored') for _, v in imgs)}
+  for img, v in psnr.items():
+    r[f'{img} PSNR'] = v
+  r['seconds'] = summary['seconds']
+  return r
+
+
+def _value(rec: dict, key: str) -> float:
+  return np.nan if rec.get(key) is None else float(rec[key])
+
+
+def _mean(values) -> float:
+  finite = [v for v in values if np.isfinite(v)]
+  return float(np.mean(finite)) if finite else float('nan')
 
 
 def _plot(path, rows):
   plt = ex.pyplot()
   fig, ax = plt.subplots(figsize=(6, 0.4 * len(rows) + 1.5), dpi=110)
   y = np.arange(len(rows))
-  ax.barh(y, [r['mean PSNR'] for r in rows])
+  means = [r['mean PSNR'] for r in rows]
+  ax.barh(y, np.nan_to_num(means))
   ax.set_yticks(y, [r['override'] for r in rows], fontsize=7)
   ax.invert_yaxis()
-  lo = min(r['mean PSNR'] for r in rows)
+  lo = np.nanmin(means) if np.isfinite(means).any() else 0.0
   ax.set_xlim(max(0, lo - 3), None)
   ax.set_xlabel('mean restored PSNR over images (dB)')
   ax.grid(axis='x', alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path)
+  with writers.atomic_path(path) as tmp:
+    fig.savefig(tmp)
   plt.close(fig)
 
 

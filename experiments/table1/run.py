@@ -8,6 +8,7 @@ the paper's), table1_psnr.png (PSNR per image and method) and, per task and
 image, the restored PNGs (<task>_<image>_<method>.png).
 """
 
+import copy
 import os
 import time
 
@@ -48,12 +49,25 @@ def _baseline(task, name, rec, cfg):
       rec['y'], rec['aux']['mask'])
 
 
+def fit_configs(config, tasks):
+  """The config of each fit (task, method) on config.data, for ex.prepare
+  to validate before the workdir is touched."""
+  out = []
+  for t in tasks:
+    for methods in (config.dd, config.dip):
+      if t in methods:
+        cfg = copy.deepcopy(methods[t])
+        cfg.data = config.data
+        out.append(cfg)
+  return out
+
+
 def run(config, workdir):
-  ex.prepare(workdir, config)
   tasks = [t for t in config.tasks.split('+') if t]
   for t in tasks:
     if t not in ('dn', 'sr', 'ip'):
       raise UserError(f"Unknown task {t!r}; tasks are 'dn', 'sr', 'ip'.")
+  ex.prepare(workdir, config, runs=fit_configs(config, tasks))
   mult = int(np.lcm.reduce([models.size_multiple(config.dd[t].model)
                             for t in tasks] + [4]))
   names, clean = inputs.load_images(config.data, mult)

@@ -1,7 +1,6 @@
 """Checkpoints and resume: an interrupted fit resumed from its checkpoint ends
 bit-identical to an uninterrupted one (CPU), its history included."""
 
-import os
 import tempfile
 
 from absl.testing import absltest

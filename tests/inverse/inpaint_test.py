@@ -64,3 +64,33 @@ def test_random_mask_vmap_equals_loop():
   for i in range(3):
     np.testing.assert_array_equal(
         batched[i], op.forward(xs[i], op.make_aux(keys[i], 0)))
+
+
+def test_check_mask_refuses_empty_masks_and_channels():
+  assert inpaint.check_mask(np.eye(4)).dtype == np.bool_
+  with pytest.raises(UserError, match='observes no pixel'):
+    inpaint.check_mask(np.zeros((4, 4)))
+  per_channel = np.ones((4, 4, 3))
+  per_channel[..., 1] = 0
+  with pytest.raises(UserError, match=r'nothing in channel\(s\) \[1\] of 3'):
+    inpaint.check_mask(per_channel)
+  with pytest.raises(UserError, match='observes no pixel'):
+    inpaint.check_mask(np.zeros((4, 4, 3)))
+
+
+def test_empty_masks_refused_when_the_operator_is_built(tmp_path):
+  from PIL import Image
+  from configs import common
+  from dd_jax.inverse import operators
+  Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / 'zero.png')
+  c = common.base_config('test').operator
+  c.name = 'mask'
+  for fields, match in ((dict(kind=str(tmp_path / 'zero.png')), 'no pixel'),
+                        (dict(kind='block', block=1.0), 'operator.mask.block'),
+                        (dict(kind='random', observed=0.001),
+                         'operator.mask.observed=0.001 keeps about 0.26')):
+    c.mask.update(fields)
+    with pytest.raises(UserError, match=match):
+      operators.make_operator(c, SHAPE)
+  c.mask.update(dict(kind='random', observed=0.05))  # 13 of 256: fine
+  operators.make_operator(c, SHAPE)
