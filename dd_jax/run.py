@@ -288,6 +288,8 @@ def _check_data(data, multiple: int):
   if isinstance(size, bool) or not isinstance(size, int):
     raise UserError(f'data.size must be a whole number (0 keeps the size), '
                     f'got {size!r}.')
+  if data.get('measurement'):
+    size = 0  # Given measurements keep their size: data.size is not used.
   data_lib.check_settings(size=size, multiple=multiple,
                           channels=data.get('channels', 'auto'),
                           alpha=data.get('alpha', 'keep'))

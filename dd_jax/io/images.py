@@ -453,6 +453,9 @@ def write_atomic(path: str, data: bytes):
   try:
     with os.fdopen(fd, 'wb') as f:
       f.write(data)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the output
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

@@ -5,6 +5,7 @@
 """
 
 import csv
+import io
 import os
 
 from absl import logging
@@ -35,16 +36,17 @@ def write_table(rows, workdir: str, stem: str, columns=None, title: str = '',
     columns = []
     for r in rows:
       columns += [k for k in r if k not in columns]
-  with open(os.path.join(workdir, f'{stem}.csv'), 'w', newline='') as f:
-    w = csv.DictWriter(f, columns, extrasaction='ignore')
-    w.writeheader()
-    for r in rows:
-      w.writerow({c: r.get(c, '') for c in columns})
+  from dd_jax.io import writers  # Atomic: a table is never half-written.
+  buf = io.StringIO(newline='')
+  w = csv.DictWriter(buf, columns, extrasaction='ignore')
+  w.writeheader()
+  for r in rows:
+    w.writerow({c: r.get(c, '') for c in columns})
+  writers.write_text(os.path.join(workdir, f'{stem}.csv'), buf.getvalue())
   md = (f'## {title}\n\n' if title else '') + markdown_table(rows, columns)
   if notes:
     md += '\n' + notes.strip() + '\n'
-  with open(os.path.join(workdir, f'{stem}.md'), 'w') as f:
-    f.write(md)
+  writers.write_text(os.path.join(workdir, f'{stem}.md'), md)
   logging.info('%s', md)
   return md
 

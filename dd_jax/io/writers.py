@@ -107,7 +107,7 @@ def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
   def png(kind, img):  # images.save_png writes atomically.
     data_lib.save_png(os.path.join(workdir, f'{name}_{kind}.png'), img, **kw)
 
-  if y.ndim == 3 and y.shape[-1] in (1, 3, 4):  # not k-space / CS vectors
+  if y.ndim == 3 and y.shape[-1] in (1, 2, 3, 4):  # not k-space / CS vectors
     png('corrupted', y)
   png('restored', image['restored'])
   rec = {}

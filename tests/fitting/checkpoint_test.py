@@ -1,6 +1,7 @@
 """Checkpoints and resume: an interrupted fit resumed from its checkpoint ends
 bit-identical to an uninterrupted one (CPU), its history included."""
 
+import os
 import tempfile
 
 from absl.testing import absltest
@@ -76,3 +77,25 @@ class ConfigDiffTest(absltest.TestCase):
 
 if __name__ == '__main__':
   absltest.main()
+
+
+class SessionTest(absltest.TestCase):
+
+  def test_launcher_calls_resume_call_by_call(self):
+    """Inside a session (experiment launchers, dd_jax.run) every fit_images
+    call checkpoints on its own; in a new session a finished call is read
+    back, not fitted."""
+    c = denoise.get_config('test')
+    c.fit.steps, c.fit.log_every = 6, 3
+    xs = [images.synthetic_image(0, (32, 32))]
+    folder = tempfile.mkdtemp()
+    with checkpoint.session(folder, every_s=0):
+      first = [fit_images(c, clean=xs, verbose=False) for _ in range(2)]
+    self.assertEqual(sorted(os.listdir(folder)), ['call_0', 'call_1'])
+    with checkpoint.session(folder, every_s=0) as s:
+      with self.assertLogs('absl', 'INFO') as logs:
+        again = fit_images(c, clean=xs, verbose=False)
+      self.assertEqual(s.calls, 1)
+    self.assertTrue(any('resumed at step 6/6' in m for m in logs.output))
+    np.testing.assert_array_equal(again[0]['restored'],
+                                  first[0][0]['restored'])
