@@ -24,6 +24,17 @@ class _PlainFormatter(std_logging.Formatter):
     return text
 
 
+_QUIET = ('orbax',)  # libraries that log through absl at INFO
+
+
+def _quiet_libraries(record) -> bool:
+  """Drops those libraries' INFO lines (e.g. orbax's per checkpoint)."""
+  if record.levelno >= std_logging.WARNING:
+    return True
+  parts = record.pathname.replace('\\', '/').split('/')
+  return not any(q in parts for q in _QUIET)
+
+
 def log_to_terminal(stream=None) -> None:
   """Shows dd_jax's absl INFO lines on `stream` (default stdout) without
   absl's long prefix; other libraries' loggers are left as they are."""
@@ -35,6 +46,7 @@ def log_to_terminal(stream=None) -> None:
       return
   handler = std_logging.StreamHandler(stream)
   handler.setFormatter(_PlainFormatter())
+  handler.addFilter(_quiet_libraries)
   handler.dd_jax_terminal = True
   logger.addHandler(handler)
   logger.setLevel(std_logging.INFO)
