@@ -132,7 +132,8 @@ def check_workdir(config, workdir: str, names) -> workdir_lib.Plan:
       workdir, overwrite=bool(out.get('overwrite', False)),
       allow_other_files=bool(out.get('allow_other_files', False)),
       resume=bool(out.get('resume', False)),
-      outputs=writers.output_files(names, ema))
+      outputs=writers.output_files(
+          names, ema, int(config.fit.get('ensemble', 1)) > 1))
 
 
 def config_json(config) -> str:
@@ -214,6 +215,14 @@ def check_settings(config):
   _in_range('fit.best_rel', opts.best_rel, 0, math.inf)
   _in_range('fit.rollback_db', opts.rollback_db, 0, math.inf)
   losses.get_loss(opts.loss)
+  _count('fit.ensemble', opts.ensemble, 1)
+  _count('fit.images_per_call', opts.images_per_call, 0)
+  if opts.ensemble_reduce not in engine.REDUCERS:
+    raise UserError(f'Unknown fit.ensemble_reduce {opts.ensemble_reduce!r}; '
+                    f'choose one of {list(engine.REDUCERS)}.')
+  if opts.best_rule not in fitting.step.BEST_RULES:
+    raise UserError(f'Unknown fit.best_rule {opts.best_rule!r}; choose one '
+                    f'of {list(fitting.step.BEST_RULES)}.')
   _check_stop(stop)
   fitting.optimizer_from_config(optim, steps)  # Names and fields.
   lr = _number('optim.lr', optim.get('lr', 0.01))

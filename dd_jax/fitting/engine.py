@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dd_jax import models
+from dd_jax.errors import UserError
 from dd_jax.evaluation import metrics
 from dd_jax.fitting import checkpoint as ckpt_lib
 from dd_jax.fitting import interrupt
@@ -42,7 +43,10 @@ class FitImagesResult:
   step), losses [steps], params, best_params, input, model, seconds (of its
   group), ema / psnr_ema / ssim_ema (fit.ema), stop_step (-1: ran to the
   end; None without a stopper), finite, diverged_step (the first step whose
-  loss was not finite, None if none), steps_run (of its group).
+  loss was not finite, None if none), steps_run (of its group). With
+  fit.ensemble = K > 1 (K fits per image, differing only in their keys, as
+  entries of the same batched call): restored is the members' mean (or
+  median), plus members [K, H, W, C], std, member_psnr, member_ssim.
   Group record: shape, images (indices), seconds (compile_s apart),
   num_params, operator, stopper, devices (mesh size), processes, sharded.
   """
@@ -152,6 +156,11 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
   if checkpoint is None and ckpt_lib.current() is not None:
     checkpoint = ckpt_lib.current().next()  # a launcher's run: resumable
   per_call = int(config.fit.get('images_per_call', 0))
+  members = int(config.fit.get('ensemble', 1))
+  reduce = str(config.fit.get('ensemble_reduce', 'mean'))
+  if members < 1 or reduce not in REDUCERS:
+    raise UserError(f'fit.ensemble must be >= 1 and fit.ensemble_reduce one '
+                    f'of {list(REDUCERS)}; got {members}, {reduce!r}.')
   for gi, (shape, idx) in enumerate(calls(shapes, per_call)):
     spec = _make(model, 'model', lambda s: models.make_model(config.model, s),
                  shape)
@@ -160,6 +169,10 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     ks = jnp.stack([keys_lib.image_key(root, indices[i]) for i in idx])
     k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
         keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
+    # Ensemble members are entries of the same batched fit that differ only
+    # in their fit key: entry j * K + m is member m of the group's image j.
+    k_fit = jnp.stack([keys_lib.member_key(k, m) for k in k_fit
+                       for m in range(members)])
     auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
     xs = (None if clean is None else
           jnp.asarray(np.stack([np.asarray(clean[i]) for i in idx])))
@@ -184,21 +197,24 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
                    models.summary_table(spec, z0))
     weights = (None if op.weight is None else
                jax.vmap(op.weight, axis_size=len(idx))(auxs))
+    rep = lambda tree: jax.tree.map(lambda a: jnp.repeat(a, members, 0), tree)
+    ys_e, auxs_e, weights_e = rep(ys), rep(auxs), rep(weights)
+    xs_e = None if xs is None else rep(xs)
     s_key = keys_lib.stopper_key(root, gi)
     if stopper is None:
-      rule, weights = stopping.make_stopper(
-          config.fit, config.operator, op, ys, auxs, weights, key=s_key,
-          known_sigma=simulate)
+      rule, weights_e = stopping.make_stopper(
+          config.fit, config.operator, op, ys_e, auxs_e, weights_e,
+          key=s_key, known_sigma=simulate)
     else:
-      rule, weights = stopper(op, ys, auxs, weights, s_key)
+      rule, weights_e = stopper(op, ys_e, auxs_e, weights_e, s_key)
     info['stopper'] = rule
     group_ckpt = (checkpoint.group(gi) if checkpoint is not None
                   and jax.process_count() == 1 else None)
     stopped = None
     try:
       res = sharding.fit(
-          k_fit, spec, op.forward, ys, auxs, optim_cfg=config.optim,
-          fit_cfg=config.fit, clean=xs, weights=weights, stopper=rule,
+          k_fit, spec, op.forward, ys_e, auxs_e, optim_cfg=config.optim,
+          fit_cfg=config.fit, clean=xs_e, weights=weights_e, stopper=rule,
           callback=_on_record(callback, progress, gi,
                               [names[i] for i in idx], shape),
           verbose=verbose, mesh=mesh, shard=shard, checkpoint=group_ckpt)
@@ -209,13 +225,37 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     info['steps_run'] = res.steps_run
     groups.append(info)
     for j, i in enumerate(idx):
-      out[i] = _record(res, j, names[i], gi, None if xs is None else
-                       np.asarray(xs[j]), np.asarray(ys[j]), auxs, spec)
+      out[i] = _record(res, j * members, names[i], gi, None if xs is None
+                       else np.asarray(xs[j]), np.asarray(ys[j]), auxs_e,
+                       spec)
+      if members > 1:
+        out[i] = _ensemble(out[i], res, j, members, reduce)
     if stopped is not None:
       stopped.result = FitImagesResult(images=out, groups=groups,
                                        seconds=time.time() - t0)
       raise stopped
   return FitImagesResult(images=out, groups=groups, seconds=time.time() - t0)
+
+
+REDUCERS = {'mean': np.mean, 'median': np.median}
+
+
+def _ensemble(rec: dict, res, j: int, members: int, reduce: str) -> dict:
+  """Member 0's record `rec` turned into the ensemble's: restored is the
+  mean (or median) of the members' outputs, `std` their per-pixel standard
+  deviation, `members` / `member_psnr` / `member_ssim` each member's. The
+  history, losses and params stay member 0's."""
+  outs = np.asarray(res.restored[j * members:(j + 1) * members])
+  rec = dict(rec, restored=REDUCERS[reduce](outs, axis=0).astype(np.float32),
+             members=outs, std=outs.std(axis=0), ensemble_reduce=reduce,
+             finite=bool(np.all(res.alive[j * members:(j + 1) * members])))
+  x = rec['clean']
+  if x is not None:
+    rec['psnr'], rec['ssim'] = psnr(rec['restored'], x), ssim(
+        rec['restored'], x)
+    rec['member_psnr'] = [psnr(o, x) for o in outs]
+    rec['member_ssim'] = [ssim(o, x) for o in outs]
+  return rec
 
 
 def _num_params(model, z) -> int:

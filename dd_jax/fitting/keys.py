@@ -6,6 +6,7 @@
                                             # data, measurement noise
     stopper_key(root, group)                # a stopping rule's draws
     k_params, k_input, k_jitter = split_fit_key(fit_key(k))   # in the fit
+    member_key(fit_key(k), m)               # ensemble member m (0: fit_key)
 
 Fitting images together or one by one gives the same result for the same
 keys, so an image's result depends only on the seed and its index.
@@ -32,6 +33,12 @@ def aux_key(key: jax.Array) -> jax.Array:
 
 def noise_key(key: jax.Array) -> jax.Array:
   return jax.random.fold_in(key, 2)
+
+
+def member_key(key: jax.Array, member: int) -> jax.Array:
+  """The fit key of ensemble member `member` of an image with fit key `key`:
+  member 0 is the plain fit, so fit.ensemble=1 is the single fit."""
+  return key if member == 0 else jax.random.fold_in(key, 1_000 + member)
 
 
 def stopper_key(root: jax.Array, group: int) -> jax.Array:

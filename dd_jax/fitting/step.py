@@ -70,6 +70,8 @@ class FitOptions:
   ema_weight: float = 0.99
   rollback_db: float = 0.0   # > 0: roll back on a PSNR drop (DIP: 5 dB).
   images_per_call: int = 0   # engine: at most this many per call (0: all)
+  ensemble: int = 1          # engine: fits per image, other init/input keys
+  ensemble_reduce: str = 'mean'  # engine: mean | median of the members
 
 
 def fit_options(cfg=None, **overrides) -> FitOptions:

@@ -123,7 +123,81 @@ def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
     rec.update(write_ema_output(workdir, image, info))
   if image['stop_step'] is not None:
     rec['stop_step'] = image['stop_step']
+  if image.get('members') is not None:
+    rec['ensemble'] = write_ensemble_outputs(workdir, image)
   return rec
+
+
+def write_ensemble_outputs(workdir: str, image: dict) -> dict:
+  """fit.ensemble: <name>_std.npy (per-pixel std over the members) and
+  <name>_std.png (its channel mean, colormap + colorbar); with a clean image
+  the calibration: Spearman correlation of std and |error| over pixels, and
+  <name>_calibration.png, mean |error| per std decile."""
+  name, std = image['name'], np.asarray(image['std'], np.float32)
+  base = os.path.join(workdir, name)
+  with atomic_path(f'{base}_std.npy') as tmp:
+    with open(tmp, 'wb') as f:
+      np.save(f, std)
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+  shown = ax.imshow(std.mean(axis=-1) if std.ndim == 3 else std,
+                    cmap='magma')
+  fig.colorbar(shown, ax=ax, label='std over members')
+  ax.set_title(f'{name}: {len(image["members"])} members')
+  ax.axis('off')
+  _save_fig(fig, f'{base}_std.png')
+  out = {'members': int(len(image['members'])),
+         'reduce': image.get('ensemble_reduce', 'mean'),
+         'std_mean': float(std.mean())}
+  if image.get('member_psnr') is not None:
+    out['member_psnr'] = image['member_psnr']
+    out['member_ssim'] = image['member_ssim']
+    err = np.abs(np.asarray(image['restored']) - np.asarray(image['clean']))
+    out['calibration'] = calibration(std, err)
+    _plot_calibration(out['calibration'], f'{base}_calibration.png', name)
+  return out
+
+
+def calibration(std, err, bins: int = 10) -> dict:
+  """Spearman rank correlation of per-pixel std and |error|, and per std
+  decile the mean std and mean |error| (a reliability curve)."""
+  from scipy import stats
+  s, e = np.ravel(std), np.ravel(err)
+  rho = float(stats.spearmanr(s, e).statistic) if s.std() > 0 else None
+  edges = np.quantile(s, np.linspace(0, 1, bins + 1))
+  which = np.clip(np.searchsorted(edges, s, side='right') - 1, 0, bins - 1)
+  rows = [(float(s[which == b].mean()), float(e[which == b].mean()))
+          for b in range(bins) if np.any(which == b)]
+  return {'spearman': rho, 'bin_std': [r[0] for r in rows],
+          'bin_abs_error': [r[1] for r in rows]}
+
+
+def _plot_calibration(cal: dict, path: str, name: str):
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(4.5, 4), dpi=100)
+  ax.plot(cal['bin_std'], cal['bin_abs_error'], 'o-', label='per std decile')
+  top = max(cal['bin_std'] + cal['bin_abs_error'])
+  ax.plot([0, top], [0, top], 'k--', lw=0.8, label='|error| = std')
+  rho = cal['spearman']
+  ax.set_title(f'{name}: Spearman {rho:.2f}' if rho is not None else name)
+  ax.set_xlabel('ensemble std')
+  ax.set_ylabel('mean |error| vs clean')
+  ax.legend(fontsize=8)
+  _save_fig(fig, path)
+
+
+def _pyplot():
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def _save_fig(fig, path: str):
+  with atomic_path(path) as tmp:
+    fig.tight_layout()
+    fig.savefig(tmp, format='png')
+  _pyplot().close(fig)
 
 
 def write_ema_output(workdir: str, image: dict, info=None) -> dict:
@@ -134,11 +208,14 @@ def write_ema_output(workdir: str, image: dict, info=None) -> dict:
   return {} if 'psnr_ema' not in image else {'psnr_ema': image['psnr_ema']}
 
 
-def output_files(names, ema: bool = False) -> list[str]:
+def output_files(names, ema: bool = False, ensemble: bool = False
+                 ) -> list[str]:
   """The files `write_image_outputs` and `finish` may write for `names`."""
   kinds = ('clean', 'corrupted', 'restored') + (('ema',) if ema else ())
+  extra = ('std.npy', 'std.png', 'calibration.png') if ensemble else ()
   return (['metrics.jsonl', 'summary.json', 'summary.txt', 'psnr.png'] +
-          [f'{n}_{kind}.png' for n in names for kind in kinds])
+          [f'{n}_{kind}.png' for n in names for kind in kinds] +
+          [f'{n}_{e}' for n in names for e in extra])
 
 
 def _db(value) -> str:
@@ -162,6 +239,16 @@ def summary_text(summary: dict) -> str:
       lines.append(f'{name}: restored (no clean image, no PSNR)')
     if 'psnr_ema' in rec:
       lines[-1] += f', EMA of outputs {_db(rec["psnr_ema"])}'
+    ens = rec.get('ensemble')
+    if ens:
+      lines[-1] += f' [{ens["reduce"]} of {ens["members"]} members'
+      if ens.get('member_psnr'):
+        lines[-1] += (f'; members {min(ens["member_psnr"]):.2f}-'
+                      f'{max(ens["member_psnr"]):.2f} dB')
+        rho = ens['calibration']['spearman']
+        if rho is not None:
+          lines[-1] += f'; std vs |error| Spearman {rho:.2f}'
+      lines[-1] += ']'
     if rec.get('stop_step') is not None and rec['stop_step'] >= 0:
       lines[-1] += f' [stopped at step {rec["stop_step"]}]'
     if not rec['finite']:
