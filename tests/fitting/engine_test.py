@@ -135,7 +135,7 @@ class ShardedExperimentTest(absltest.TestCase):
     workdir = os.path.join(tempfile.mkdtemp(), 'wd')
     self.addCleanup(shutil.rmtree, os.path.dirname(workdir),
                     ignore_errors=True)
-    env = dict(os.environ, PYTHONPATH=REPO,
+    env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu',
                XLA_FLAGS='--xla_force_host_platform_device_count=4')
     proc = subprocess.run(
         [sys.executable, '-c', _EXPERIMENT_SCRIPT, workdir], env=env,

@@ -216,7 +216,10 @@ class QualityAndRobustnessTest(absltest.TestCase):
     self.assertGreater(after, before + 3.0, (before, after))
 
   def test_nonfinite_loss_stops_only_that_image(self):
+    # SGD: Adam turns batched-vs-alone rounding (1e-6 in the gradients)
+    # into 3e-3 after 20 steps on jax 0.11 (see test_batch_equals_...).
     c = small_config(steps=20)
+    c.optim.name, c.optim.lr = 'sgd', 0.5
     clean, ys = noisy_batch(2)
     bad = ys.copy()
     bad[1, 0, 0, 0] = np.nan

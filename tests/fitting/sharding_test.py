@@ -22,8 +22,8 @@ from tests.conftest import REPO
 
 
 def _env(**extra):
-  env = dict(os.environ, PYTHONPATH=REPO, **extra)
-  env.pop('XLA_FLAGS', None)
+  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu', **extra)
+  env.pop('XLA_FLAGS', None)  # Fake CPU devices, also on a GPU machine.
   env.update(extra)
   return env
 
