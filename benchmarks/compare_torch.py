@@ -3,6 +3,7 @@
     pip install -e .[bench]            # torch==2.13.0 (CPU build)
     PYTHONPATH=$PWD python benchmarks/compare_torch.py               # a,b,c,d,d8
     PYTHONPATH=$PWD python benchmarks/compare_torch.py --configs=c,d,d8 --repeats=5
+    PYTHONPATH=$PWD python benchmarks/compare_torch.py --device=cuda  # torch on GPU
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 \
       PYTHONPATH=$PWD python benchmarks/compare_torch.py
 
@@ -50,6 +51,9 @@ def _parse(argv):
                  help='torch keeps the best iterate (deepcopy of the state '
                  'when the loss improves by 0.5%%), as the reference fit and '
                  'our step do; --no-torch_best_copy times the bare Adam step')
+  p.add_argument('--device', default='cpu',
+                 help='torch device of the torch side (cpu, cuda, cuda:0); '
+                 'ours runs on JAX\'s default device')
   return p.parse_args(argv)
 
 
@@ -70,6 +74,17 @@ from torch import nn  # pylint: disable=g-import-not-at-top
 from benchmarks import step_time  # pylint: disable=g-import-not-at-top
 from dd_jax.inverse import losses  # pylint: disable=g-import-not-at-top
 from dd_jax import models  # pylint: disable=g-import-not-at-top
+
+
+def _device() -> str:
+  """The torch side's device (--device; 'cpu' when imported without ARGS)."""
+  return getattr(ARGS, 'device', 'cpu')
+
+
+def _sync():
+  """Waits for queued CUDA work, so that a timer stops after it."""
+  if _device().startswith('cuda'):
+    torch.cuda.synchronize()
 
 
 # --------------------------------------------------------------- the torch DD
@@ -111,17 +126,17 @@ class TorchDecoder(nn.Module):
     """Gradients in our pytree layout (numpy)."""
     convs = [m for m in self.net if isinstance(m, nn.Conv2d)]
     norms = [m for m in self.net if isinstance(m, nn.BatchNorm2d)]
-    out = {f'layer_{i}': {'w': c.weight.grad[:, :, 0, 0].T.numpy(),
-                          'gamma': b.weight.grad.numpy(),
-                          'beta': b.bias.grad.numpy()}
+    out = {f'layer_{i}': {'w': c.weight.grad[:, :, 0, 0].T.cpu().numpy(),
+                          'gamma': b.weight.grad.cpu().numpy(),
+                          'beta': b.bias.grad.cpu().numpy()}
            for i, (c, b) in enumerate(zip(convs, norms))}
-    out['out'] = {'w': convs[-1].weight.grad[:, :, 0, 0].T.numpy()}
+    out['out'] = {'w': convs[-1].weight.grad[:, :, 0, 0].T.cpu().numpy()}
     return out
 
 
 def to_nchw(x):
   return torch.from_numpy(np.ascontiguousarray(np.asarray(x).transpose(2, 0, 1)
-                                               [None]))
+                                               [None])).to(_device())
 
 
 class TorchFit:
@@ -129,7 +144,7 @@ class TorchFit:
 
   def __init__(self, spec, key, y, steps_per_call):
     params = spec.init(key, jnp.zeros(spec.input_shape))['params']
-    self.net = TorchDecoder(spec.channels, spec.out_channels)
+    self.net = TorchDecoder(spec.channels, spec.out_channels).to(_device())
     self.net.load_jax(params)
     self.net.train()
     self.z = to_nchw(spec.init_input(jax.random.fold_in(key, 1)))
@@ -153,6 +168,7 @@ class TorchFit:
     t0 = time.perf_counter()
     for _ in range(self.steps_per_call):
       self.step()
+    _sync()
     return (time.perf_counter() - t0) / self.steps_per_call
 
 
@@ -167,6 +183,7 @@ class TorchMany:
     for _ in range(self.fits[0].steps_per_call):
       for f in self.fits:
         f.step()
+    _sync()
     return (time.perf_counter() - t0) / self.fits[0].steps_per_call
 
 
@@ -181,13 +198,13 @@ def check_equivalence(b: step_time.Bench):
   out = jax.jit(lambda p: spec.apply({'params': p}, z))(params)
   loss, grads = jax.jit(jax.value_and_grad(loss_of))(params)
 
-  net = TorchDecoder(spec.channels, spec.out_channels)
+  net = TorchDecoder(spec.channels, spec.out_channels).to(_device())
   net.load_jax(params)
   net.train()
   t_out = net(to_nchw(z))
   t_loss = nn.functional.mse_loss(t_out, to_nchw(y))
   t_loss.backward()
-  d_out = np.abs(t_out.detach().numpy()[0].transpose(1, 2, 0) -
+  d_out = np.abs(t_out.detach().cpu().numpy()[0].transpose(1, 2, 0) -
                  np.asarray(out)).max()
   d_loss = abs(t_loss.item() - float(loss)) / float(loss)
   g_t = jax.tree.leaves(net.grads_as_jax())
@@ -273,7 +290,8 @@ def main():
   torch.set_num_threads(args.threads)
   torch.set_num_interop_threads(1)
   load = os.getloadavg()
-  print(f'jax {jax.__version__} | torch {torch.__version__} | '
+  print(f'jax {jax.__version__} {jax.devices()} | torch {torch.__version__} '
+        f'on {args.device} | '
         f'{os.cpu_count()} cores, affinity {sorted(os.sched_getaffinity(0))}, '
         f'torch threads {torch.get_num_threads()} | '
         f'XLA_FLAGS={os.environ.get("XLA_FLAGS", "")!r} | '

@@ -48,6 +48,8 @@ CONFIGS = {
     'c4': Bench('c4', 256, 64, 5, n=4, ref_ms=4 * 145),
     'e8': Bench('e8', 128, 64, 5, n=8),
     'd32': Bench('d32', 64, 64, 4, n=32, ref_ms=32 * 7.0),
+    'd64': Bench('d64', 64, 64, 4, n=64, ref_ms=64 * 7.0),
+    'c8': Bench('c8', 256, 64, 5, n=8, ref_ms=8 * 145),
 }
 
 
@@ -125,6 +127,16 @@ def peak_rss_mb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def device_memory(device=None) -> dict:
+  """`bytes_in_use` and `peak_bytes_in_use` (process-wide, since start) of
+  `device` (default: the first local one); {} where the backend keeps no
+  allocator stats (CPU)."""
+  device = device or jax.local_devices()[0]
+  stats = device.memory_stats() or {}
+  return {k: int(stats[k]) for k in ('bytes_in_use', 'peak_bytes_in_use')
+          if k in stats}
+
+
 def main(argv=None):
   global STEPS_PER_CALL
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -152,8 +164,11 @@ def main(argv=None):
     r.feed_new_data()
     r.run()
     rows.append((b, med * 1e3, compile_s, r.compile_count(), peak_rss_mb()))
+    peak = device_memory().get('peak_bytes_in_use')  # None on CPU
     print(f'  {name}: {med * 1e3:.1f} ms/step (min {min(times) * 1e3:.1f}), '
-          f'compile {compile_s:.1f} s', flush=True)
+          f'compile {compile_s:.1f} s'
+          + (f', peak device memory {peak / 2**20:.0f} MiB (process)'
+             if peak else ''), flush=True)
     del r
   print('\n| config | images | ms/step (median) | per image | ref PyTorch '
         '(REFERENCE.md, not this run) | compile s | compilations | peak RSS MB |')
