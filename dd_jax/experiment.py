@@ -53,7 +53,7 @@ def prepare(workdir: str, config, *, runs=None, resume: bool | None = None,
       resume=resume, **refusal)
   if plan.resume:
     run_lib.check_resume(config, plan, checkpoint.Session(
-        os.path.join(workdir, workdir_lib.CHECKPOINT), 0))
+        os.path.join(workdir, workdir_lib.CHECKPOINT), 0), finished_ok=True)
   workdir_lib.start(plan, run_lib.config_json(config))
   return loaded
 

@@ -78,12 +78,13 @@ def _every_s(config) -> float:
   return float(out.get('checkpoint_every_s', 300.0))
 
 
-def check_resume(config, plan, session):
-  """Refuses (UserError) a resume of a finished run, of a run without a
-  checkpoint, or with a config that differs from the run's (naming the
+def check_resume(config, plan, session, finished_ok: bool = False):
+  """Refuses (UserError) a resume of a finished run (unless `finished_ok`:
+  an experiment whose finished runs are read back), of a run without a
+  readable config, or with a config that differs from the run's (naming the
   fields); logs what it found."""
   path = plan.path
-  if plan.status == 'finished':
+  if plan.status == 'finished' and not finished_ok:
     raise UserError(f'{path!r} holds a finished run: nothing to resume; '
                     'pass --config.output.overwrite=True to run it again.')
   try:

@@ -73,8 +73,13 @@ def check(workdir: str, *, overwrite: bool = False,
       unfinished = status in ('running', 'interrupted')
       note = (' (unfinished: it was interrupted or failed)' if unfinished
               else '')
-      cont = ('pass --config.output.resume=True to continue it, '
-              if unfinished and CHECKPOINT in entries else '')
+      cont = ''
+      if unfinished and CHECKPOINT in entries:
+        from dd_jax.fitting import checkpoint  # What the checkpoint holds.
+        found = checkpoint.Session(os.path.join(workdir, CHECKPOINT),
+                                   0).describe()
+        note = f' (interrupted; its checkpoint: {found})'
+        cont = 'pass --config.output.resume=True to continue it, '
       raise UserError(
           f'{workdir!r} already holds a run{note}; {cont}choose another '
           '--workdir, ' + (f'{other_way}, ' if other_way else '')

@@ -252,9 +252,9 @@ def summary_text(summary: dict) -> str:
     if rec.get('stop_step') is not None and rec['stop_step'] >= 0:
       lines[-1] += f' [stopped at step {rec["stop_step"]}]'
     if not rec['finite']:
-      lines[-1] += (f' [diverged at step {rec.get("diverged_step", "?")}: '
-                    'kept the last weights with a finite, lowest loss; '
-                    'lower optim.lr]')
+      lines[-1] += (f' [diverged: non-finite loss at step '
+                    f'{rec.get("diverged_step", "?")}; kept the last weights '
+                    'with a finite, lowest loss; lower optim.lr]')
   stop = summary.get('interrupted')
   if stop:
     lines.append(f'INTERRUPTED ({stop["signal"]}) at step {stop["step"]}; '
