@@ -27,7 +27,8 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp')
 # Images in scikit-image's wheel (no download needed).
 BUILTIN_IMAGES = ('astronaut', 'camera', 'coffee', 'chelsea', 'rocket',
                   'immunohistochemistry', 'hubble_deep_field', 'retina', 'moon',
-                  'brick', 'grass', 'gravel', 'coins', 'cat', 'page', 'text')
+                  'brick', 'grass', 'gravel', 'coins', 'cat', 'page', 'text',
+                  'shepp_logan')
 CHANNEL_MODES = {'auto': None, 'gray': 1, 'rgb': 3, 'rgba': 4}
 # data.alpha: what happens to an alpha channel (gray+alpha, RGBA).
 ALPHA_MODES = {
@@ -151,6 +152,8 @@ def _read_file(path: str) -> np.ndarray:
 
 def _builtin(name: str) -> np.ndarray:
   import skimage.data  # Ships the images in its wheel.
+  if name == 'shepp_logan':  # float in [0, 1], 400x400
+    return np.clip(skimage.data.shepp_logan_phantom(), 0, 1).astype(np.float32)
   return np.asarray(getattr(skimage.data, name)())
 
 
