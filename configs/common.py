@@ -87,6 +87,13 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   c.data.crop = True             # crop sides to a multiple the model needs
   c.data.channels = 'auto'       # auto | gray | rgb | rgba
   c.data.alpha = 'keep'          # keep (passed through) | fit | drop
+  # Complex images (mri, mri_multicoil; needs model.output linear | tanh):
+  # fitted as real/imaginary channel pairs, scored on the magnitude, written
+  # as magnitude + phase PNGs and a complex .npy. data.images then also takes
+  # complex .npy arrays (|x| <= 1); an image file is the magnitude, times
+  # exp(i phase) for data.phase = none | smooth (dd_jax/io/images.py).
+  c.data.complex = False
+  c.data.phase = 'none'
 
   # The workdir (dd_jax/io/workdir.py): a folder holding a run is refused
   # unless overwrite (the old run is moved aside whole once the new one has

@@ -15,14 +15,20 @@ Your own k-space (complex .npy [H, W], unshifted FFT order) and mask:
     --config.data.measurement=kspace.npy --config.operator.mri.mask=mask.png \
     --workdir=runs/mri_real
 Args: preset, accel, mask (random | equispaced | points), coils (0: single),
-sigma (k-space noise, 1/255 units), k.
+sigma (k-space noise, 1/255 units), k. Complex images: configs/mri_complex.py.
 """
 
 from configs import common
 
+ARGS = dict(accel=4.0, mask='random', coils=0, sigma=0.0, k=0)
+
 
 def get_config(arg=None):
-  a = common.parse_arg(arg, accel=4.0, mask='random', coils=0, sigma=0.0, k=0)
+  return config(common.parse_arg(arg, **ARGS))
+
+
+def config(a):
+  """The config of the parsed args `a` (ARGS and a preset)."""
   c = common.base_config(a.preset)
   c.operator.name = 'mri_multicoil' if a.coils else 'mri'
   c.operator.mri.coils = f'synthetic:{a.coils or 8}'

@@ -9,7 +9,8 @@ Files written to the workdir (each atomically):
 
   config.json, .dd_jax_run (the marker: status, dd_jax version),
   metrics.jsonl (one JSON object per log step and group, flushed each),
-  <name>_clean.png / _corrupted.png / _restored.png per image,
+  <name>_clean.png / _corrupted.png / _restored.png per image (complex
+  images, data.complex: _magnitude.png, _phase.png and .npy of each),
   psnr.png (PSNR or loss vs step), summary.json (strict JSON, with the
   input each output name comes from) and summary.txt.
 """
@@ -134,7 +135,8 @@ def check_workdir(config, workdir: str, names) -> workdir_lib.Plan:
       allow_other_files=bool(out.get('allow_other_files', False)),
       resume=bool(out.get('resume', False)),
       outputs=writers.output_files(
-          names, ema, int(config.fit.get('ensemble', 1)) > 1))
+          names, ema, int(config.fit.get('ensemble', 1)) > 1,
+          engine.is_complex(config)))
 
 
 def config_json(config) -> str:
@@ -232,10 +234,12 @@ def check_settings(config):
   if optim.get('schedule') == 'step':
     _count('optim.decay_every', optim.get('decay_every', 1), 1)
   models.size_multiple(config.model)  # Unknown model.name fails here.
+  models.get_output(config.model.get('output', 'sigmoid'))
   factor = operators.scale_factor(config.operator)
   if factor < 1:
     raise UserError(f'operator.downsample.factor must be >= 1, got {factor}.')
   _check_data(data, inputs_lib.size_multiple(config))
+  _check_complex(config)
   noise = operators.noise_settings(config.operator)
   for key in ('sigma', 'peak', 'amount'):
     if key in noise and _number(f'operator.noise.{key}', noise[key]) < 0:
@@ -248,12 +252,15 @@ def check_settings(config):
 def check_shape(config, shape, simulate: bool):
   """Builds the model and operator for images (simulate) or measurements
   of `shape` and traces one fit step on them, without running it."""
+  cplx = engine.is_complex(config)
   if simulate:
     image_shape = shape
   else:
-    image_shape = operators.image_shape_for(config.operator, shape)
+    image_shape = operators.image_shape_for(config.operator, shape,
+                                            complex_valued=cplx)
   model = models.make_model(config.model, image_shape)
-  op = operators.make_operator(config.operator, image_shape)
+  op = operators.make_operator(config.operator, image_shape,
+                               complex_valued=cplx)
   if not simulate and tuple(shape) != tuple(op.measurement_shape):
     raise UserError(
         f'A given measurement of shape {list(shape)} does not fit operator '
@@ -293,6 +300,18 @@ def _check_stop(stop):
       raise UserError(f'fit.stop_tau must be positive, got {stop.stop_tau}.')
 
 
+def _check_complex(config):
+  """data.complex: an operator that measures complex images and an output
+  that can be negative."""
+  if not engine.is_complex(config):
+    return
+  operators.check_complex(config.operator)
+  if config.model.get('output', 'sigmoid') == 'sigmoid':
+    raise UserError("data.complex=True needs model.output='linear' or "
+                    "'tanh': a sigmoid output lies in (0, 1), but real and "
+                    "imaginary parts can be negative.")
+
+
 def _check_data(data, multiple: int):
   size = data.get('size', 0)
   if isinstance(size, bool) or not isinstance(size, int):
@@ -302,7 +321,9 @@ def _check_data(data, multiple: int):
     size = 0  # Given measurements keep their size: data.size is not used.
   data_lib.check_settings(size=size, multiple=multiple,
                           channels=data.get('channels', 'auto'),
-                          alpha=data.get('alpha', 'keep'))
+                          alpha=data.get('alpha', 'keep'),
+                          complex_valued=data.get('complex', False),
+                          phase=data.get('phase', 'none'))
   if not data.get('images') and not data.get('measurement'):
     raise UserError('No images given; set data.images (files, a folder, or '
                     'a built-in name such as astronaut) or data.measurement.')

@@ -156,6 +156,23 @@ CASES = [
     ('sr_factor_zero', [OK, '--config.operator.name=downsample',
                         '--config.operator.downsample.factor=0'], None,
      'factor'),
+    # Complex images and the output nonlinearity.
+    ('unknown_output', [OK, '--config.model.output=relu'], None,
+     "Unknown model.output 'relu'"),
+    ('complex_with_sigmoid', ['--config=configs/mri_complex.py:test',
+                              '--config.model.output=sigmoid'], None,
+     "needs model.output='linear' or 'tanh'"),
+    ('complex_with_real_operator', [OK, '--config.data.complex=True',
+                                    '--config.model.output=tanh'], None,
+     'an operator that measures complex images'),
+    ('phase_without_complex', [OK, '--config.data.phase=smooth'], None,
+     'needs data.complex=True'),
+    ('unknown_phase', ['--config=configs/mri_complex.py:test',
+                       '--config.data.phase=spiral'], None, 'data.phase'),
+    ('complex_magnitude_above_one', [
+        '--config=configs/mri_complex.py:test',
+        '--config.data.images={in}/big_complex.npy'], None,
+     'divide it by its largest magnitude'),
     # Workdirs.
     ('workdir_empty', [OK, '--workdir='], 'none', 'Give --workdir'),
     ('workdir_is_a_file', [OK], 'file', 'is a file'),
@@ -202,6 +219,8 @@ def make_inputs(folder):
   np.save(os.path.join(folder, 'arr.npy'), np.zeros((16, 16), np.float32))
   np.save(os.path.join(folder, 'nan.npy'), np.full((16, 16), np.nan,
                                                    np.float32))
+  np.save(os.path.join(folder, 'big_complex.npy'),
+          np.full((16, 16), 2 + 1j, np.complex64))
   with open(os.path.join(folder, 'arr.npy'), 'rb') as f:
     npy = f.read()
   with open(os.path.join(folder, 'trunc.npy'), 'wb') as f:

@@ -21,7 +21,7 @@ from tests.conftest import REPO
 EXPERIMENTS = ('table1', 'fig1_compression', 'fig4_fit_noise',
                'prop1_noise_fraction', 'appendix_b', 'fig6_activations',
                'sweep', 'conv_vs_1x1', 'upsampling', 'operators', 'stopping',
-               'rate_distortion')
+               'rate_distortion', 'spectral_bias')
 
 
 def test_write_table_csv_and_markdown(tmp_path):
@@ -180,6 +180,32 @@ def test_experiment_runs_end_to_end_and_keeps_results(name, tmp_path):
     run(c, workdir)  # In-process: the refusal comes before any work.
   assert {f: os.path.getmtime(os.path.join(workdir, f))
           for f in os.listdir(workdir)} == written
+
+
+def test_spectral_bias_probe_splits_the_energies_and_products():
+  """The experiment's probe rows sum over the bands to ||G||^2,
+  ||G - x||^2, <G - x, y - x> and <G, x> (float64 numpy); first_step and
+  the model list."""
+  from experiments.spectral_bias import config as sb_config
+  from experiments.spectral_bias import run as sb
+  c = sb_config.get_config('test')
+  _, bands, counts = sb.make_bands(c, (32, 32))
+  g, x, y = np.random.default_rng(0).random((3, 32, 32, 3))
+  rows = np.asarray(sb.make_probe(bands, len(counts))(
+      g.astype(np.float32), y.astype(np.float32), x.astype(np.float32)))
+  want = [np.sum(g * g), np.sum((g - x) ** 2), np.sum((g - x) * (y - x)),
+          np.sum(g * x)]
+  np.testing.assert_allclose(rows.sum(axis=1), want, rtol=1e-4)
+  assert rows.shape == (4, int(c.spectrum.bands)) and counts[0] == 1
+  assert sb.first_step([2, 4, 6], [0.5, 0.95, 0.8], 0.9) == 4
+  assert sb.first_step([2, 4, 6], [0.5, 0.6, 0.8], 0.9) is None
+  assert sb.fit_names(c) == ['dd', 'dd3x3', 'dip']
+  c.fit_models = 'dip,nope'
+  with pytest.raises(UserError, match="unknown model.*'nope'"):
+    sb.fit_names(c)
+  c.spectrum.bands = 40
+  with pytest.raises(UserError, match='hold no frequency'):
+    sb.make_bands(c, (32, 32))
 
 
 def test_operators_only_selects_cases():

@@ -4,6 +4,11 @@ SSIM's Gaussian window (11 taps, sigma 1.5) is shrunk along a side shorter
 than it, to the largest odd window that fits (1 tap for sides of 1 or 2
 pixels), with a note logged once per image size: an 8x1024 image gets a 7x11
 window, where scikit-image's structural_similarity refuses it.
+
+Complex images (real/imaginary channel pairs `[H, W, 2C]`, data.complex):
+PSNR and SSIM are taken on the `magnitude`; `complex_errors` gives the
+relative complex L2 error and the mean phase error where the magnitude is
+significant.
 """
 
 import functools
@@ -12,6 +17,8 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from dd_jax.io import images as images_lib
 
 TRUNCATE = 3.5  # scipy.ndimage / scikit-image: radius int(3.5 sigma + .5)
 _NOTED = set()  # image sizes whose shrunk SSIM window was logged
@@ -101,3 +108,45 @@ def ssim(x: jax.Array, y: jax.Array, data_range: float = 1.0) -> jax.Array:
   if as_image(x).size == 0:
     return jnp.asarray(jnp.nan, jnp.float32)
   return jnp.mean(ssim_map(x, y, data_range))
+
+
+# --------------------------------------------------------- complex images
+# The phase error counts the pixels whose reference magnitude exceeds this
+# fraction of its largest one (elsewhere the phase is noise).
+PHASE_SUPPORT = 0.1
+
+
+def magnitude(x: jax.Array) -> jax.Array:
+  """|z| `[H, W, C]` of a complex image's channel pairs `[H, W, 2C]`."""
+  x = jnp.asarray(x)
+  return jnp.sqrt(jnp.square(x[..., 0::2]) + jnp.square(x[..., 1::2]))
+
+
+def magnitude_psnr(x: jax.Array, y: jax.Array,
+                   data_range: float = 1.0) -> jax.Array:
+  """`psnr` of the magnitudes of two complex images (channel pairs)."""
+  return psnr(magnitude(x), magnitude(y), data_range)
+
+
+def complex_errors(x, ref, support: float = PHASE_SUPPORT) -> dict:
+  """x against the reference ref, both complex images as channel pairs
+  `[H, W, 2C]` (float64 on the host):
+
+  rel_l2_error: ||x - ref||_2 / ||ref||_2 over the complex pixels.
+  phase_error_rad: the mean of |angle(x conj(ref))| (the phase difference
+    wrapped to [0, pi]) over the support |ref| > support * max |ref|.
+  phase_support: the fraction of pixels in that support;
+  support_threshold: `support`.
+  NaN where undefined (a zero reference).
+  """
+  z = images_lib.to_complex(np.asarray(x, np.float64))
+  r = images_lib.to_complex(np.asarray(ref, np.float64))
+  norm, top = np.linalg.norm(r), np.abs(r).max(initial=0.0)
+  rel = np.linalg.norm(z - r) / norm if norm > 0 else np.nan
+  inside = np.abs(r) > support * top if top > 0 else np.zeros(r.shape, bool)
+  dphi = np.abs(np.angle(z * np.conj(r)))
+  return {'rel_l2_error': float(rel),
+          'phase_error_rad': (float(dphi[inside].mean()) if inside.any()
+                              else float('nan')),
+          'phase_support': float(inside.mean()),
+          'support_threshold': float(support)}

@@ -40,13 +40,18 @@ class FitImagesResult:
   (vs clean, when known), psnr_corrupted (when y and clean shapes match),
   history (log steps, PSNR of the best iterate, PSNR of the current iterate;
   the PSNR lists are None without clean), history_loss (loss at each log
-  step), losses [steps], params, best_params, input, model, seconds (of its
-  group), ema / psnr_ema / ssim_ema (fit.ema), stop_step (-1: ran to the
-  end; None without a stopper), finite, diverged_step (the first step whose
-  loss was not finite, None if none), steps_run (of its group). With
-  fit.ensemble = K > 1 (K fits per image, differing only in their keys, as
-  entries of the same batched call): restored is the members' mean (or
-  median), plus members [K, H, W, C], std, member_psnr, member_ssim.
+  step), history_probe (only with a `probe`: its value at each log step,
+  float32 [log steps, ...]), losses [steps], params, best_params, input,
+  model, seconds (of its group), ema / psnr_ema / ssim_ema (fit.ema),
+  stop_step (-1: ran to the end; None without a stopper), finite,
+  diverged_step (the first step whose loss was not finite, None if none),
+  steps_run (of its group). With fit.ensemble = K > 1 (K fits per image,
+  differing only in their keys, as entries of the same batched call):
+  restored is the members' mean (or median), plus members [K, H, W, C],
+  std, member_psnr, member_ssim. complex_valued: the operator's images
+  are complex channel pairs (data.complex); then every PSNR / SSIM is of
+  the magnitudes, and complex_errors (with clean) holds
+  `metrics.complex_errors`.
   Group record: shape, images (indices), seconds (compile_s apart),
   num_params, operator, stopper, devices (mesh size), processes, sharded.
   """
@@ -82,12 +87,24 @@ def calls(shapes, per_call: int = 0) -> list[tuple[tuple, list[int]]]:
   return out
 
 
-def psnr(x, ref) -> float:
+def psnr(x, ref, complex_valued: bool = False) -> float:
+  """PSNR in dB; of the magnitudes for complex images (channel pairs)."""
+  if complex_valued:
+    return float(metrics.magnitude_psnr(jnp.asarray(x), jnp.asarray(ref)))
   return float(metrics.psnr(jnp.asarray(x), jnp.asarray(ref)))
 
 
-def ssim(x, ref) -> float:
-  return float(metrics.ssim(jnp.asarray(x), jnp.asarray(ref)))
+def ssim(x, ref, complex_valued: bool = False) -> float:
+  """SSIM; of the magnitudes for complex images (channel pairs)."""
+  x, ref = jnp.asarray(x), jnp.asarray(ref)
+  if complex_valued:
+    x, ref = metrics.magnitude(x), metrics.magnitude(ref)
+  return float(metrics.ssim(x, ref))
+
+
+def is_complex(config) -> bool:
+  """data.complex: the images are complex, as real/imaginary channel pairs."""
+  return bool((config.get('data') or {}).get('complex', False))
 
 
 def _is_model(model) -> bool:
@@ -107,13 +124,14 @@ def _image_shape(config, operator, y_shape):
   if operator is not None and hasattr(operator, 'forward'):
     if tuple(operator.image_shape):
       return tuple(operator.image_shape)
-  return tuple(operators.image_shape_for(config.operator, y_shape))
+  return tuple(operators.image_shape_for(config.operator, y_shape,
+                                         complex_valued=is_complex(config)))
 
 
 def fit_images(config, *, clean=None, measurements=None, names=None,
                model=None, operator=None, stopper=None, indices=None,
                callback=None, progress=None, checkpoint=None,
-               verbose: bool = True) -> FitImagesResult:
+               probe=None, verbose: bool = True) -> FitImagesResult:
   """Fits one model per image; returns a `FitImagesResult`.
 
   clean: `[H, W, C]` images (a list or an `[N, ...]` stack). Alone, they are
@@ -135,6 +153,10 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     the active `checkpoint.session` (launchers), else none. On a stop request
     (interrupt.py) `interrupt.Interrupted` is raised with `.result`, a
     FitImagesResult of the images fitted so far (None for the others).
+  probe: optional `probe(image, y, clean) -> array` of ONE image's current
+    output, run on the device at every log step (`loop.fit`'s probe; clean
+    is None without clean images); its values are each record's
+    `history_probe`. It changes nothing in the fit.
   verbose: log each group's header and the fit's log steps.
   """
   if clean is None and measurements is None:
@@ -165,7 +187,10 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     spec = _make(model, 'model', lambda s: models.make_model(config.model, s),
                  shape)
     op = _make(operator, 'operator',
-               lambda s: operators.make_operator(config.operator, s), shape)
+               lambda s: operators.make_operator(
+                   config.operator, s, complex_valued=is_complex(config)),
+               shape)
+    cplx = bool(getattr(op, 'complex_valued', False))
     ks = jnp.stack([keys_lib.image_key(root, indices[i]) for i in idx])
     k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
         keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
@@ -217,7 +242,9 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
           fit_cfg=config.fit, clean=xs_e, weights=weights_e, stopper=rule,
           callback=_on_record(callback, progress, gi,
                               [names[i] for i in idx], shape),
-          verbose=verbose, mesh=mesh, shard=shard, checkpoint=group_ckpt)
+          verbose=verbose, mesh=mesh, shard=shard, checkpoint=group_ckpt,
+          probe=probe,
+          psnr_fn=metrics.magnitude_psnr if cplx else metrics.psnr)
     except interrupt.Interrupted as e:
       res, stopped = e.result, e
     info['seconds'] = res.seconds
@@ -227,7 +254,7 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     for j, i in enumerate(idx):
       out[i] = _record(res, j * members, names[i], gi, None if xs is None
                        else np.asarray(xs[j]), np.asarray(ys[j]), auxs_e,
-                       spec)
+                       spec, cplx)
       if members > 1:
         out[i] = _ensemble(out[i], res, j, members, reduce)
     if stopped is not None:
@@ -249,12 +276,14 @@ def _ensemble(rec: dict, res, j: int, members: int, reduce: str) -> dict:
   rec = dict(rec, restored=REDUCERS[reduce](outs, axis=0).astype(np.float32),
              members=outs, std=outs.std(axis=0), ensemble_reduce=reduce,
              finite=bool(np.all(res.alive[j * members:(j + 1) * members])))
-  x = rec['clean']
+  x, c = rec['clean'], rec['complex_valued']
   if x is not None:
-    rec['psnr'], rec['ssim'] = psnr(rec['restored'], x), ssim(
-        rec['restored'], x)
-    rec['member_psnr'] = [psnr(o, x) for o in outs]
-    rec['member_ssim'] = [ssim(o, x) for o in outs]
+    rec['psnr'], rec['ssim'] = psnr(rec['restored'], x, c), ssim(
+        rec['restored'], x, c)
+    rec['member_psnr'] = [psnr(o, x, c) for o in outs]
+    rec['member_ssim'] = [ssim(o, x, c) for o in outs]
+    if c:
+      rec['complex_errors'] = metrics.complex_errors(rec['restored'], x)
   return rec
 
 
@@ -288,7 +317,8 @@ def _on_record(callback, progress, gi, names, shape):
   return on_record
 
 
-def _record(res, j, name, gi, x, y, auxs, spec) -> dict:
+def _record(res, j, name, gi, x, y, auxs, spec,
+            complex_valued: bool = False) -> dict:
   steps = [h['step'] for h in res.history]
   take = lambda tree: jax.tree.map(lambda a: a[j], tree)
   r = res.restored[j]
@@ -307,12 +337,19 @@ def _record(res, j, name, gi, x, y, auxs, spec) -> dict:
                      else int(res.diverged_steps[j])),
       steps_run=res.steps_run,
       ema=None if res.ema is None else res.ema[j],
-      stop_step=None if res.stop_steps is None else int(res.stop_steps[j]))
+      stop_step=None if res.stop_steps is None else int(res.stop_steps[j]),
+      complex_valued=complex_valued)
+  if res.history and 'probe' in res.history[0]:
+    rec['history_probe'] = np.array([h['probe'][j] for h in res.history],
+                                    np.float32)
   if x is not None:
-    rec['psnr'], rec['ssim'] = psnr(r, x), ssim(r, x)
+    c = complex_valued  # PSNR and SSIM of the magnitudes
+    rec['psnr'], rec['ssim'] = psnr(r, x, c), ssim(r, x, c)
     if y.shape == x.shape:
-      rec['psnr_corrupted'] = psnr(y, x)
+      rec['psnr_corrupted'] = psnr(y, x, c)
     if res.ema is not None:  # DIP reports the EMA of its outputs.
-      rec['psnr_ema'], rec['ssim_ema'] = psnr(res.ema[j], x), ssim(
-          res.ema[j], x)
+      rec['psnr_ema'], rec['ssim_ema'] = psnr(res.ema[j], x, c), ssim(
+          res.ema[j], x, c)
+    if c:
+      rec['complex_errors'] = metrics.complex_errors(r, x)
   return rec

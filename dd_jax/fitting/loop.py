@@ -94,7 +94,7 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
         verbose: bool = True, chunk_fn=None, weights=None,
         stopper=None, progress_s: float = 2.0, progress_log_s: float = 20.0,
         clock: Callable[[], float] = time.perf_counter,
-        checkpoint=None) -> FitResult:
+        checkpoint=None, probe=None, psnr_fn=None) -> FitResult:
   """Fits one decoder per image to measurements `ys [N, ...]`.
 
   keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
@@ -103,6 +103,8 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
   fit_cfg: the `fit` section or a FitOptions (its stopping fields are the
     stopper's, see stopping.make_stopper).
   clean: optional `[N, H, W, C]` ground truth, used only for reporting PSNR.
+  psnr_fn: `(image, clean) -> dB` for ONE image, the PSNR reported
+    (default `metrics.psnr`; complex images: `metrics.magnitude_psnr`).
   callback: called with each log record (a dict) as it is made.
   verbose: log the compile, a line per log step and the progress between.
   chunk_fn: optional wrapper `chunk_fn(chunk) -> chunk` (e.g. sharding).
@@ -117,10 +119,19 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     snapshot if it has one, saves one when due, when it ends and when a stop
     is requested (interrupt.py: then it raises interrupt.Interrupted with the
     result so far).
+  probe: optional `probe(image, y, clean) -> array` on ONE image: image the
+    current output `[H, W, C]` (latest weights, input without jitter: what
+    `psnr_current` scores), y its measurement, clean its ground truth (None
+    without `clean`). It is vmapped over the images and compiled with the
+    fit, run at every log step on the device, and its value (a small float
+    array, any fixed shape) is recorded as `record['probe']`: one nested
+    list per image (JSON, like the rest of the record). It reads the state
+    only: a fit is bit-identical with and without it.
   """
   from dd_jax.inverse import losses as losses_lib
   opts = fit_cfg if isinstance(fit_cfg, FitOptions) else fit_options(fit_cfg)
   loss_fn = loss_fn or losses_lib.get_loss(opts.loss)
+  psnr_fn = psnr_fn or metrics.psnr
   steps, log_every = int(opts.steps), int(opts.log_every)
   if steps < 1 or log_every < 1:
     raise UserError('fit.steps and fit.log_every must be positive.')
@@ -168,12 +179,12 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     restored = best if opts.best_iterate else out
     if clean is None:
       return restored, None, None
-    return (restored, jax.vmap(metrics.psnr)(out, clean),
-            jax.vmap(metrics.psnr)(restored, clean))
+    return (restored, jax.vmap(psnr_fn)(out, clean),
+            jax.vmap(psnr_fn)(restored, clean))
 
   @jax.jit
   def psnr_ema(ema, clean):
-    return jax.vmap(metrics.psnr)(ema, clean)
+    return jax.vmap(psnr_fn)(ema, clean)
 
   clean_j = None if clean is None else jnp.asarray(clean)
   has_ema = 'ema' in state.extras
@@ -206,6 +217,10 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     psnr_ema = psnr_ema.lower(state.extras['ema'], clean_j).compile()
   if stopper is not None:
     current_fn = current_fn.lower(state.params, zs).compile()
+  if probe is not None:
+    probe_fn = jax.jit(lambda params, zs, ys, clean: jax.vmap(probe)(
+        jax.vmap(apply_fn)(params, zs), ys, clean)).lower(
+            state.params, zs, batch['y'], clean_j).compile()
   compile_s = clock() - t0
   if verbose:
     progress.log('[fit] compiled in %.1f s', compile_s)
@@ -280,6 +295,9 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
       if has_ema:
         record['psnr_ema'] = [float(v) for v in np.asarray(
             psnr_ema(state.extras['ema'], clean_j))]
+    if probe is not None:
+      record['probe'] = np.asarray(probe_fn(state.params, zs, batch['y'],
+                                            clean_j), np.float64).tolist()
     history.append(record)
     for i in np.flatnonzero(alive_prev & ~alive):
       progress.log('[fit] image %d: non-finite loss by step %d; its fit '

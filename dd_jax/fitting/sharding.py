@@ -150,6 +150,8 @@ def fit(keys, spec, forward_fn, ys, auxs, *, mesh: Mesh | None = None,
     for k in ('loss', 'psnr', 'psnr_current', 'psnr_ema'):
       if k in record:
         record[k] = [float(v) for v in _allgather(np.asarray(record[k]), n)]
+    if 'probe' in record:  # fit.fit's probe: one nested list per image.
+      record['probe'] = _allgather(np.asarray(record['probe']), n).tolist()
     history.append(record)
     if callback is not None:
       callback(record)

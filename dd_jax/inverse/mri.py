@@ -3,6 +3,10 @@
 k-space has real/imag on a trailing axis: `[H, W, C, 2]` (single coil) or
 `[H, W, C, J, 2]` (J coils), zeros where it is not sampled. Orthonormal FFT,
 DC at [0, 0]; k-space is not an image, so its noise is never clipped.
+
+Both operators are complex-linear: `forward` takes a complex x as well, so
+they also measure complex images (data.complex; `base.complex_images` wraps
+them for images stored as real/imaginary channel pairs).
 """
 
 import math

@@ -10,6 +10,11 @@ defaults; an unknown field fails with the list of valid ones.
 
 Measurements that are not images: compressive sensing gives a vector `[M]`;
 MRI gives k-space with real/imag on a trailing axis (see mri.py).
+
+Complex images (data.complex): `make_operator(..., complex_valued=True)`
+builds an entry with `takes_complex` for the complex image and wraps it
+(`base.complex_images`) to take the real/imaginary channel pairs
+`[H, W, 2C]` the models emit.
 """
 
 import dataclasses
@@ -60,10 +65,13 @@ class Entry:
 
   section: the `operator.<section>` holding its keyword arguments.
   ignore: fields of a shared section this builder does not take.
+  takes_complex: its forward is complex-linear, so it also measures complex
+    images (data.complex).
   """
   build: Callable[..., Operator]
   section: str | None = None
   ignore: tuple[str, ...] = ()
+  takes_complex: bool = False
 
 
 OPERATORS: dict[str, Entry] = {
@@ -73,8 +81,9 @@ OPERATORS: dict[str, Entry] = {
     'blur': Entry(blur.blur, 'blur'),
     'cs_gaussian': Entry(cs.gaussian, 'cs'),
     'cs_conv': Entry(cs.conv, 'cs', ignore=('block',)),
-    'mri': Entry(mri.single_coil, 'mri', ignore=('coils',)),
-    'mri_multicoil': Entry(mri.multi_coil, 'mri'),
+    'mri': Entry(mri.single_coil, 'mri', ignore=('coils',),
+                 takes_complex=True),
+    'mri_multicoil': Entry(mri.multi_coil, 'mri', takes_complex=True),
     'compose': Entry(None, 'compose'),
 }
 
@@ -140,10 +149,34 @@ def _build(name, op_cfg, image_shape) -> Operator:
   return entry.build(tuple(image_shape), **kwargs)
 
 
-def make_operator(op_cfg, image_shape) -> Operator:
-  """Builds `OPERATORS[op_cfg.name]` for images of `image_shape`."""
+def make_operator(op_cfg, image_shape, *,
+                  complex_valued: bool = False) -> Operator:
+  """Builds `OPERATORS[op_cfg.name]` for images of `image_shape`.
+
+  complex_valued: the images are complex, `image_shape` `[H, W, 2C]` their
+  real/imaginary channel pairs (data.complex); the operator measures the
+  complex image `[H, W, C]`.
+  """
   _check_fields(op_cfg)
-  return _build(op_cfg.name, op_cfg, image_shape)
+  if not complex_valued:
+    return _build(op_cfg.name, op_cfg, image_shape)
+  check_complex(op_cfg)
+  h, w, c = image_shape
+  return base.complex_images(_build(op_cfg.name, op_cfg, (h, w, c // 2)))
+
+
+def complex_names() -> list[str]:
+  """The operators that measure complex images."""
+  return sorted(n for n, e in OPERATORS.items() if e.takes_complex)
+
+
+def check_complex(op_cfg):
+  """Raises unless operator.name measures complex images (data.complex)."""
+  entry = OPERATORS.get(op_cfg.name)
+  if entry is None or not entry.takes_complex:
+    raise UserError(f'data.complex=True needs an operator that measures '
+                    f'complex images, one of {complex_names()}; '
+                    f'operator.name is {op_cfg.name!r}.')
 
 
 def measure(key, x, op: Operator, aux, op_cfg):
@@ -162,10 +195,13 @@ def scale_factor(op_cfg) -> int:
   return int(settings(op_cfg, 'downsample')['factor'])
 
 
-def image_shape_for(op_cfg, y_shape) -> tuple[int, ...]:
-  """The image shape behind a given measurement of shape `y_shape`."""
+def image_shape_for(op_cfg, y_shape, *,
+                    complex_valued: bool = False) -> tuple[int, ...]:
+  """The image shape behind a given measurement of shape `y_shape` (of a
+  complex image: its channel pairs `[H, W, 2C]`, see make_operator)."""
   if op_cfg.name in ('mri', 'mri_multicoil'):
-    return tuple(y_shape[:3])
+    h, w, c = y_shape[:3]
+    return (h, w, 2 * c) if complex_valued else (h, w, c)
   if any(n not in IMAGE_MEASUREMENTS for n in _names(op_cfg)):
     raise UserError(f'A given measurement for operator {op_cfg.name!r} needs '
                     f'the image shape, which a {list(y_shape)} vector does not '

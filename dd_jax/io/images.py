@@ -10,6 +10,15 @@ alpha channel, which by default stays out of the fit and is passed through:
 
     x, info = load_input(path, size=64, multiple=8)    # one input of a run
     save_png(out_path, restored, bits=info.bits, alpha=info.alpha)
+
+Complex images (data.complex) are stored as real/imaginary channel pairs,
+`[H, W, 2C]` float32 for C complex channels (`to_complex`, `from_complex`):
+the layout the models emit and the operators take. They come from complex
+`.npy` arrays or from real images as magnitudes, times a synthetic phase
+(data.phase, `PHASES`):
+
+    x, info = load_input('gt_complex.npy', size=0, complex_valued=True)
+    z = to_complex(x)                                   # complex [H, W, C]
 """
 
 import dataclasses
@@ -320,13 +329,15 @@ def unique_names(sources: Sequence[str]) -> list[str]:
   return out
 
 
-def resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-  """Antialiased resize (Lanczos-3) of `[H, W, C]` to `hw`."""
+def resize(img: np.ndarray, hw: tuple[int, int], *,
+           clip: bool = True) -> np.ndarray:
+  """Antialiased resize (Lanczos-3) of `[H, W, C]` to `hw`, clipped to
+  [0, 1] unless `clip` is False (channel pairs of a complex image)."""
   import jax
   import jax.numpy as jnp
-  out = jax.image.resize(jnp.asarray(img), (*hw, img.shape[2]), 'lanczos3',
-                         antialias=True)
-  return np.clip(np.asarray(out), 0.0, 1.0)
+  out = np.asarray(jax.image.resize(jnp.asarray(img), (*hw, img.shape[2]),
+                                    'lanczos3', antialias=True))
+  return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def center_crop(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -348,7 +359,7 @@ def check_size(size: int, multiple: int = 1):
         f'to a multiple of {multiple} or lower model.depth.')
 
 
-def _resize_square(img, size: int, name: str):
+def _resize_square(img, size: int, name: str, clip: bool = True):
   """Centre-crops to a square and resizes to size x size, warning when an
   image is upscaled more than MAX_UPSCALE times."""
   h, w = img.shape[:2]
@@ -364,18 +375,18 @@ def _resize_square(img, size: int, name: str):
         '[data] %s: %dx%d upscaled %.1fx to %dx%d (data.size=%d): the fit '
         'sees interpolated pixels; data.size=0 keeps the size.', name, side,
         side, size / side, size, size, size)
-  return resize(img, (size, size))
+  return resize(img, (size, size), clip=clip)
 
 
 def fit_size(img: np.ndarray, size: int, multiple: int, name: str,
-             crop: bool = True) -> np.ndarray:
+             crop: bool = True, *, clip: bool = True) -> np.ndarray:
   """Resizes to `size` x `size` (0 keeps the size) and crops the sides down to
   a multiple of `multiple`, saying so; raises when cropping is off or the
-  image is smaller than `multiple`."""
+  image is smaller than `multiple`. clip: see `resize`."""
   size = int(size)
   check_size(size, multiple)
   if size:
-    img = _resize_square(img, size, name)
+    img = _resize_square(img, size, name, clip)
   h, w = img.shape[:2]
   hw = (h - h % multiple, w - w % multiple)
   if hw != (h, w):
@@ -518,26 +529,45 @@ def load_measurement(source: str, channels: str = 'auto', *,
 
 
 def check_settings(*, size: int = 0, multiple: int = 1,
-                   channels: str = 'auto', alpha: str = 'keep'):
+                   channels: str = 'auto', alpha: str = 'keep',
+                   complex_valued: bool = False, phase: str = 'none'):
   """The data section's checks that need no file (data.size, channels,
-  alpha): for validating a config before anything is loaded or written."""
+  alpha, complex, phase): for validating a config before anything is loaded
+  or written."""
   check_size(size, multiple)
   if channels not in CHANNEL_MODES:
     raise UserError(f'Unknown data.channels {channels!r}; choose one of '
                     f'{list(CHANNEL_MODES)}.')
   check_alpha_mode(alpha)
+  if not isinstance(complex_valued, bool):
+    raise UserError(f'data.complex must be True or False, got '
+                    f'{complex_valued!r}.')
+  if phase not in PHASES:
+    raise UserError(f'Unknown data.phase {phase!r}; choose one of '
+                    f'{list(PHASES)}.')
+  if phase != 'none' and not complex_valued:
+    raise UserError(f'data.phase={phase!r} makes complex images; it needs '
+                    f'data.complex=True.')
 
 
 def load_input(source: str, *, channels: str = 'auto', size: int = 0,
                multiple: int = 1, crop: bool = True, alpha: str = 'keep',
-               measurement: bool = False):
+               measurement: bool = False, complex_valued: bool = False,
+               phase: str = 'none'):
   """One input of a run, ready to fit: `(pixels, ImageInfo)`.
 
   Loads `source` (load_image; load_measurement when `measurement`), fits
   its size (fit_size: `size` x `size`, 0 keeps it; sides cut to a multiple
   of `multiple`) and splits off its alpha (split_alpha with mode `alpha`;
-  the alpha lands in `info.alpha`). Arrays (.npy) are never split."""
-  check_settings(size=size, multiple=multiple, channels=channels, alpha=alpha)
+  the alpha lands in `info.alpha`). Arrays (.npy) are never split.
+  complex_valued (a clean image, not a measurement): the complex image as
+  channel pairs `[H, W, 2C]` (`load_complex_input`), times exp(i `phase`)."""
+  check_settings(size=size, multiple=multiple, channels=channels, alpha=alpha,
+                 complex_valued=complex_valued, phase=phase)
+  if complex_valued and not measurement:
+    return load_complex_input(source, channels=channels, size=size,
+                              multiple=multiple, crop=crop, alpha=alpha,
+                              phase=phase)
   load = load_measurement if measurement else load_image
   x, info = load(source, channels, with_info=True)
   x = fit_size(x, size, multiple, source, crop)
@@ -545,3 +575,93 @@ def load_input(source: str, *, channels: str = 'auto', size: int = 0,
     return x, info
   x, kept = split_alpha(x, alpha, source)
   return x, dataclasses.replace(info, alpha=kept)
+
+
+# ------------------------------------------------------------ complex images
+def to_complex(x):
+  """Channel pairs `[..., 2C]` (real, imaginary) -> complex `[..., C]`, for
+  numpy and jax arrays: channel 2c is the real part of complex channel c,
+  2c + 1 its imaginary part."""
+  return x[..., 0::2] + 1j * x[..., 1::2]
+
+
+def from_complex(z) -> np.ndarray:
+  """Complex (or real) `[H, W, C]` -> float32 channel pairs `[H, W, 2C]`,
+  the inverse of `to_complex`."""
+  z = np.asarray(z)
+  pairs = np.stack([z.real, z.imag], -1)
+  return pairs.reshape(*z.shape[:-1], 2 * z.shape[-1]).astype(np.float32)
+
+
+def smooth_phase(hw) -> np.ndarray:
+  """A smooth synthetic phase `[H, W]` in radians, within (-pi, pi): a tilt
+  across the image plus an off-centre bump."""
+  yy, xx = np.meshgrid(np.linspace(-1, 1, hw[0]), np.linspace(-1, 1, hw[1]),
+                       indexing='ij')
+  bump = np.exp(-((xx - 0.2) ** 2 + (yy + 0.1) ** 2) / 0.2)
+  return np.pi * (0.4 * xx + 0.3 * yy + 0.25 * bump)
+
+
+# data.phase: the phase (radians, [H, W]) each complex image is multiplied
+# by, exp(i phase): 'none' keeps it (a real image stays real).
+PHASES = {
+    'none': lambda hw: np.zeros(hw),
+    'smooth': smooth_phase,
+}
+
+
+def load_complex(source: str, *, with_info: bool = False):
+  """A complex `.npy` image as complex64 `[H, W, C]` (`[H, W]` is one
+  channel; a real array has phase 0); its magnitude must be at most 1 (the
+  range PSNR on the magnitude assumes). With `with_info`, returns
+  `(image, ImageInfo)` (arrays count as 16 bit)."""
+  try:
+    z = np.load(source)
+  except FileNotFoundError:
+    raise UserError(f'Image file not found: {source!r}.') from None
+  except (OSError, ValueError, TypeError) as e:
+    raise UserError(f'Cannot read complex image {source!r}: '
+                    f'{str(e).splitlines()[0]}') from None
+  if not np.issubdtype(z.dtype, np.number):
+    raise UserError(f'{source}: unsupported array type {z.dtype}; give a '
+                    f'complex (or real) float array.')
+  if z.ndim == 2:
+    z = z[..., None]
+  if z.ndim != 3 or 0 in z.shape:
+    raise UserError(f'{source}: complex image of shape {list(z.shape)}; '
+                    f'expected [H, W] or [H, W, C].')
+  z = z.astype(np.complex64)
+  if not np.all(np.isfinite(z)):
+    raise UserError(f'{source}: the image holds NaN or infinite values.')
+  top = float(np.abs(z).max())
+  if top > 1 + 1e-6:
+    raise UserError(f'{source}: complex image with magnitude up to {top:.3g};'
+                    f' divide it by its largest magnitude so |x| <= 1.')
+  return (z, ImageInfo(source, 16)) if with_info else z
+
+
+def clip_magnitude(z: np.ndarray) -> np.ndarray:
+  """Complex `z` with magnitudes above 1 scaled down to 1 (phase kept)."""
+  mag = np.abs(z)
+  return np.where(mag > 1, z / np.maximum(mag, 1e-30), z).astype(z.dtype)
+
+
+def load_complex_input(source: str, *, channels: str = 'auto', size: int = 0,
+                       multiple: int = 1, crop: bool = True,
+                       alpha: str = 'keep', phase: str = 'none'):
+  """A complex image ready to fit, `(channel pairs [H, W, 2C], ImageInfo)`:
+  a `.npy` array (`load_complex`), or an image file or built-in name whose
+  pixels are the magnitude (`load_input`: its alpha is split off as
+  usual); sizes fitted as `fit_size` (real and imaginary parts resized,
+  magnitudes then clipped to 1), then multiplied by exp(i PHASES[phase])."""
+  if source.lower().endswith('.npy'):
+    z, info = load_complex(source, with_info=True)
+    x = fit_size(from_complex(z), size, multiple, source, crop, clip=False)
+    z = clip_magnitude(to_complex(x))
+  else:
+    z, info = load_input(source, channels=channels, size=size,
+                         multiple=multiple, crop=crop, alpha=alpha)
+  phi = PHASES[phase](z.shape[:2])
+  if phase != 'none':
+    _say(f'{source}: multiplied by exp(i phase), data.phase={phase}.')
+  return from_complex(z * np.exp(1j * phi)[..., None]), info

@@ -20,8 +20,9 @@ from dd_jax.io import images as data_lib
 class Inputs(NamedTuple):
   """names: one output name per image (unique); sources: the file (absolute
   path) or built-in name each was read from; clean: `[H, W, C]` images or
-  None; given: given measurements or None; infos: one `images.ImageInfo`
-  per input (bit depth, alpha passed through)."""
+  None (data.complex: complex images as channel pairs `[H, W, 2C]`, see
+  `images.to_complex`); given: given measurements or None; infos: one
+  `images.ImageInfo` per input (bit depth, alpha passed through)."""
   names: list
   sources: list
   clean: list | None
@@ -74,22 +75,26 @@ def _load(d, spec, multiple, size, measurement):
   """Names, sources, pixels and infos of the inputs listed in `spec`."""
   sources = data_lib.list_sources(spec)
   pixels, infos = [], []
+  complex_valued = bool(d.get('complex', False))
   for s in sources:
-    _check_kind(s, measurement)
+    _check_kind(s, measurement, complex_valued)
     x, info = data_lib.load_input(
         s, channels=d.get('channels', 'auto'), size=size, multiple=multiple,
         crop=d.get('crop', True), alpha=d.get('alpha', 'keep'),
-        measurement=measurement)
+        measurement=measurement, complex_valued=complex_valued,
+        phase=d.get('phase', 'none'))
     pixels.append(x)
     infos.append(info)
   where = [os.path.abspath(s) if os.path.isfile(s) else s for s in sources]
   return data_lib.unique_names(sources), where, pixels, infos
 
 
-def _check_kind(source: str, measurement: bool):
-  """Refuses a missing measurement file and an array given as an image."""
+def _check_kind(source: str, measurement: bool, complex_valued: bool):
+  """Refuses a missing measurement file and an array given as a real image."""
   if measurement and not os.path.exists(source):
     raise UserError(f'Measurement file not found: {source!r}.')
-  if not measurement and source.lower().endswith('.npy'):
+  if (not measurement and not complex_valued and
+      source.lower().endswith('.npy')):
     raise UserError(f'{source!r} is a NumPy array, not an image file; give '
-                    'arrays (e.g. k-space) as data.measurement.')
+                    'arrays (e.g. k-space) as data.measurement, or a complex '
+                    'image with data.complex=True.')

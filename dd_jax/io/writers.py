@@ -7,6 +7,11 @@ Every file is written atomically: into a temporary file beside it, then
 renamed over it (`atomic_path`), so a reader or an interrupted run never sees
 half a file. metrics.jsonl is appended and flushed record by record
 (`MetricsLog`). JSON is strict: NaN and infinities are written as null.
+
+A complex image (data.complex) is written as <name>_<kind>_magnitude.png,
+<name>_<kind>_phase.png (phase -pi..pi mapped to black..white) and the
+complex64 array <name>_<kind>.npy (`[H, W]` for one channel, else
+`[H, W, C]`: what `images.load_complex` reads back).
 """
 
 import contextlib
@@ -96,16 +101,41 @@ class MetricsLog:
       os.fsync(f.fileno())
 
 
+def write_npy(path: str, arr):
+  """Writes `arr` as a .npy file, atomically."""
+  with atomic_path(path) as tmp:
+    with open(tmp, 'wb') as f:
+      np.save(f, arr)
+
+
+def save_image(workdir: str, name: str, kind: str, img, info=None,
+               complex_valued: bool = False):
+  """<name>_<kind>.png at the input's bit depth and with its alpha (`info`,
+  an `images.ImageInfo`); of a complex image (channel pairs) the magnitude
+  and phase PNGs and the complex .npy instead (module docstring)."""
+  kw = {} if info is None else dict(bits=info.bits, alpha=info.alpha)
+  base = os.path.join(workdir, f'{name}_{kind}')
+  if not complex_valued:  # images.save_png writes atomically.
+    data_lib.save_png(f'{base}.png', img, **kw)
+    return
+  z = data_lib.to_complex(np.asarray(img, np.float32))
+  data_lib.save_png(f'{base}_magnitude.png', np.abs(z), **kw)
+  data_lib.save_png(f'{base}_phase.png', (np.angle(z) + np.pi) / (2 * np.pi),
+                    **kw)
+  write_npy(f'{base}.npy', z[..., 0] if z.shape[-1] == 1 else z)
+
+
 def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
-  """<name>_corrupted / _restored / _clean / _ema.png of one engine record,
-  at the input's bit depth and with its alpha (`info`, an
-  `images.ImageInfo`); returns its summary entry (PSNRs, SSIM, finite,
+  """<name>_corrupted / _restored / _clean / _ema.png of one engine record
+  (`save_image`: complex images as magnitude, phase and .npy), at the
+  input's bit depth and with its alpha (`info`, an `images.ImageInfo`);
+  returns its summary entry (PSNRs, SSIM, complex errors, finite,
   stop_step)."""
   name, x, y = image['name'], image['clean'], image['y']
-  kw = {} if info is None else dict(bits=info.bits, alpha=info.alpha)
+  cplx = bool(image.get('complex_valued', False))
 
-  def png(kind, img):  # images.save_png writes atomically.
-    data_lib.save_png(os.path.join(workdir, f'{name}_{kind}.png'), img, **kw)
+  def png(kind, img):
+    save_image(workdir, name, kind, img, info, cplx)
 
   if y.ndim == 3 and y.shape[-1] in (1, 2, 3, 4):  # not k-space / CS vectors
     png('corrupted', y)
@@ -116,6 +146,9 @@ def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
     rec['psnr_restored'], rec['ssim_restored'] = image['psnr'], image['ssim']
     if 'psnr_corrupted' in image:
       rec['psnr_corrupted'] = image['psnr_corrupted']
+    if cplx:  # PSNR and SSIM above are of the magnitude.
+      rec['complex'] = dict(image['complex_errors'],
+                            psnr_ssim_of='magnitude')
   rec['finite'] = image['finite']
   if image.get('diverged_step') is not None:
     rec['diverged_step'] = image['diverged_step']
@@ -135,9 +168,7 @@ def write_ensemble_outputs(workdir: str, image: dict) -> dict:
   <name>_calibration.png, mean |error| per std decile."""
   name, std = image['name'], np.asarray(image['std'], np.float32)
   base = os.path.join(workdir, name)
-  with atomic_path(f'{base}_std.npy') as tmp:
-    with open(tmp, 'wb') as f:
-      np.save(f, std)
+  write_npy(f'{base}_std.npy', std)
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
   shown = ax.imshow(std.mean(axis=-1) if std.ndim == 3 else std,
@@ -202,19 +233,20 @@ def _save_fig(fig, path: str):
 
 def write_ema_output(workdir: str, image: dict, info=None) -> dict:
   """The EMA of the outputs (fit.ema), DIP's reported result."""
-  kw = {} if info is None else dict(bits=info.bits, alpha=info.alpha)
-  data_lib.save_png(os.path.join(workdir, f'{image["name"]}_ema.png'),
-                    image['ema'], **kw)
+  save_image(workdir, image['name'], 'ema', image['ema'], info,
+             bool(image.get('complex_valued', False)))
   return {} if 'psnr_ema' not in image else {'psnr_ema': image['psnr_ema']}
 
 
-def output_files(names, ema: bool = False, ensemble: bool = False
-                 ) -> list[str]:
+def output_files(names, ema: bool = False, ensemble: bool = False,
+                 complex_valued: bool = False) -> list[str]:
   """The files `write_image_outputs` and `finish` may write for `names`."""
   kinds = ('clean', 'corrupted', 'restored') + (('ema',) if ema else ())
+  ends = (('_magnitude.png', '_phase.png', '.npy') if complex_valued
+          else ('.png',))
   extra = ('std.npy', 'std.png', 'calibration.png') if ensemble else ()
   return (['metrics.jsonl', 'summary.json', 'summary.txt', 'psnr.png'] +
-          [f'{n}_{kind}.png' for n in names for kind in kinds] +
+          [f'{n}_{kind}{e}' for n in names for kind in kinds for e in ends] +
           [f'{n}_{e}' for n in names for e in extra])
 
 
@@ -233,8 +265,11 @@ def summary_text(summary: dict) -> str:
       ssim = rec['ssim_restored']
       ssim = 'n/a' if ssim is None or not math.isfinite(ssim) else (
           f'{ssim:.4f}')
-      lines.append(f'{name}: PSNR {before}{_db(rec["psnr_restored"])}, '
+      of = ' of the magnitude' if 'complex' in rec else ''
+      lines.append(f'{name}: PSNR{of} {before}{_db(rec["psnr_restored"])}, '
                    f'SSIM {ssim}')
+      if 'complex' in rec:
+        lines[-1] += _complex_text(rec['complex'])
     else:
       lines.append(f'{name}: restored (no clean image, no PSNR)')
     if 'psnr_ema' in rec:
@@ -262,6 +297,17 @@ def summary_text(summary: dict) -> str:
                  'results so far')
   lines.append(f'total time {summary["seconds"]:.1f} s')
   return '\n'.join(lines) + '\n'
+
+
+def _complex_text(c: dict) -> str:
+  """The complex errors' part of an image's summary line."""
+  def fmt(value, spec):
+    return ('n/a' if value is None or not math.isfinite(value)
+            else format(value, spec))
+  return (f', complex relative L2 error {fmt(c["rel_l2_error"], ".4f")}, '
+          f'phase error {fmt(c["phase_error_rad"], ".4f")} rad over the '
+          f'{fmt(100 * c["phase_support"], ".0f")}% of pixels with |x| > '
+          f'{c["support_threshold"]:g} max |x|')
 
 
 def finish(workdir: str, summary: dict, histories: dict, has_clean: bool):

@@ -4,7 +4,7 @@
   dip.py          Deep Image Prior's skip network
   layers.py       1x1 / p x p convs, channel norm, the fused hidden layer
   upsample.py     upsampling kinds (fixed stencils, resizers, learned)
-  activations.py  activation functions by name
+  activations.py  activation functions and output nonlinearities by name
 
   base.py         `ImageModel` (what the fit engine needs), param_count,
                   summary_table
@@ -17,14 +17,16 @@ from typing import Sequence
 
 from dd_jax import configurable
 from dd_jax.errors import UserError
-from dd_jax.models.activations import ACTIVATIONS, get_activation
+from dd_jax.models.activations import (ACTIVATIONS, OUTPUTS, get_activation,
+                                       get_output)
 from dd_jax.models.base import ImageModel, param_count, summary_table
 from dd_jax.models.decoder import DeepDecoder, GAMMA_INITS, INPUT_KINDS
 from dd_jax.models.dip import Dip
 
 __all__ = ['ACTIVATIONS', 'DIP_SHARED', 'Dip', 'DeepDecoder', 'GAMMA_INITS',
-           'INPUT_KINDS', 'ImageModel', 'MODELS', 'get_activation',
-           'make_model', 'param_count', 'size_multiple', 'summary_table']
+           'INPUT_KINDS', 'ImageModel', 'MODELS', 'OUTPUTS', 'get_activation',
+           'get_output', 'make_model', 'param_count', 'size_multiple',
+           'summary_table']
 
 MODELS = {
     'deep_decoder': DeepDecoder,
@@ -36,7 +38,7 @@ MODELS = {
 _DECODER_EXTRA = ('name', 'k', 'depth', 'channels')
 # Dip's fields shared with the deep decoder's section of config.model.
 DIP_SHARED = ('upsample', 'activation', 'leaky_slope', 'input_scale',
-              'input_kind')
+              'input_kind', 'output')
 
 
 def _model_class(cfg):

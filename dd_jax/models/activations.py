@@ -1,4 +1,4 @@
-"""Activation functions by name, shared by every model."""
+"""Activation functions and output nonlinearities by name, shared by every model."""
 
 import jax
 import jax.numpy as jnp
@@ -27,3 +27,20 @@ def get_activation(name: str, slope: float = 0.2):
     raise UserError(f'Unknown model.activation {name!r}; choose one of '
                     f'{sorted(ACTIVATIONS)}.')
   return ACTIVATIONS[name](slope)
+
+
+# model.output: the nonlinearity after the last conv. sigmoid keeps the image
+# in (0, 1) (the paper); linear and tanh also give negative values, e.g. the
+# real and imaginary parts of a complex image (data.complex).
+OUTPUTS = {
+    'sigmoid': jax.nn.sigmoid,
+    'linear': lambda x: x,
+    'tanh': jnp.tanh,
+}
+
+
+def get_output(name: str):
+  if name not in OUTPUTS:
+    raise UserError(f'Unknown model.output {name!r}; choose one of '
+                    f'{sorted(OUTPUTS)}.')
+  return OUTPUTS[name]

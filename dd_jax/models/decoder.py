@@ -4,7 +4,7 @@
     # or DeepDecoder(channels=(64,) * 7, out_channels=3, output_hw=(512, 512))
     z = model.init_input(key_z, y)      # fixed input B0, [H0, W0, k0]
     variables = model.init(key, z)      # {'params': {'layer_0': ..., 'out': ...}}
-    x = model.apply(variables, z)       # [H, W, C] in (0, 1)
+    x = model.apply(variables, z)       # [H, W, C] in (0, 1) (model.output)
     model.num_params()
 
 Params: `layer_i` = {'w', 'gamma', 'beta'[, 'up']} for hidden layer i, then
@@ -28,7 +28,7 @@ import numpy as np
 
 from dd_jax.models import layers
 from dd_jax.models import upsample as upsample_lib
-from dd_jax.models.activations import get_activation
+from dd_jax.models.activations import get_activation, get_output
 from dd_jax.errors import UserError
 
 Params = dict[str, Any]
@@ -114,6 +114,8 @@ class DeepDecoder(nn.Module):
   upsample_to_size: per-layer sizes ceil(H / f^j) so that any H x W is
     reached exactly (no cropping); False needs H, W multiples of f^(d-1).
   activation / leaky_slope: an `ACTIVATIONS` name, slope of leaky_relu.
+  output: the nonlinearity after the output conv, an `OUTPUTS` name:
+    'sigmoid' (the paper: values in (0, 1)), 'linear' or 'tanh'.
   norm: per-channel normalization on/off; affine: learned gamma/beta.
   gamma_init: 'ones' (modern PyTorch) or 'uniform' (U(0,1), PyTorch <= 1.1).
   input_kind: an `INPUT_KINDS` name ('image' = the downsampled measurement,
@@ -137,6 +139,7 @@ class DeepDecoder(nn.Module):
   upsample_to_size: bool = False
   activation: str = 'relu'
   leaky_slope: float = 0.2
+  output: str = 'sigmoid'
   norm: bool = True
   affine: bool = True
   gamma_init: str = 'ones'
@@ -178,7 +181,7 @@ class DeepDecoder(nn.Module):
 
   @property
   def uses_fused_layer(self) -> bool:
-    return (self.fused and self.conv_size == 1 and self.upsample_first and
+    return (self.fused and self.upsample_first and
             not self.norm_before_act and self.activation == 'relu' and
             self.norm and self.affine and self.upsample != upsample_lib.LEARNED)
 
@@ -242,7 +245,8 @@ class DeepDecoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, features: bool = False):
-    """G(C): the image `[H, W, C_out]` in (0, 1) from the input z `[H0, W0, k0]`.
+    """G(C): the image `[H, W, C_out]` (in (0, 1) for output 'sigmoid') from
+    the input z `[H0, W0, k0]`.
 
     features: return the list of hidden-layer outputs instead (`features`).
     """
@@ -286,6 +290,7 @@ def _check(self: 'DeepDecoder'):
     raise UserError(f'Unknown model.upsample {self.upsample!r}; choose one '
                     f'of {upsample_lib.ALL_KINDS}.')
   get_activation(self.activation, self.leaky_slope)
+  get_output(self.output)
   if self.input_kind not in INPUT_KINDS:
     raise UserError(f'Unknown model.input_kind {self.input_kind!r}; choose '
                     f'one of {list(INPUT_KINDS)}.')
@@ -378,16 +383,16 @@ def _hidden_features(params: Params, z: jax.Array, spec: 'DeepDecoder'):
 
 
 def _apply(params: Params, z: jax.Array, spec: 'DeepDecoder') -> jax.Array:
-  """G(C): the decoder's image `[H, W, C_out]` in (0, 1)."""
-  w = params['out']['w']
+  """G(C): the decoder's image `[H, W, C_out]`, through `spec.output`."""
+  w, out = params['out']['w'], get_output(spec.output)
   if spec.uses_fused_layer:  # The last normalization folded into the output conv.
     for r, scale, shift in _folded_chain(params, z, spec):
       pass
-    return jax.nn.sigmoid(layers.conv1x1(r, scale[:, None] * w) + shift @ w)
+    return out(layers.conv1x1(r, scale[:, None] * w) + shift @ w)
   x = z
   for x in _hidden_features(params, z, spec):
     pass
-  return jax.nn.sigmoid(layers.conv1x1(x, w))
+  return out(layers.conv1x1(x, w))
 
 
 def _folded_chain(params: Params, z: jax.Array, spec: 'DeepDecoder'):

@@ -8,10 +8,11 @@ Per scale i (full resolution first), with x the scale's input:
     cat    = norm([act(norm(conv1x1_skip(x))), deeper])   (skip channels first)
     out_i  = act(norm(conv3x3(cat)));  out_i = act(norm(conv1x1(out_i)))
 
-then a 1x1 head + sigmoid. Convs have biases and reflection padding, norm is
-the per-image channel normalization with learned gamma/beta (BatchNorm with
-batch 1), act is LeakyReLU(0.2). Input: 32 channels of U[0, 0.1) at full
-resolution. Init as PyTorch: weights and biases U(+-1/sqrt(fan_in)).
+then a 1x1 head + sigmoid (`output`: or linear, tanh). Convs have biases and
+reflection padding, norm is the per-image channel normalization with learned
+gamma/beta (BatchNorm with batch 1), act is LeakyReLU(0.2). Input: 32
+channels of U[0, 0.1) at full resolution. Init as PyTorch: weights and
+biases U(+-1/sqrt(fan_in)).
 
     model = Dip(out_channels=3, output_hw=(H, W))   # or make_model(...)
     z = model.init_input(key_z); variables = model.init(key, z)
@@ -32,7 +33,7 @@ import numpy as np
 
 from dd_jax.models import layers
 from dd_jax.models import upsample as upsample_lib
-from dd_jax.models.activations import get_activation
+from dd_jax.models.activations import get_activation, get_output
 from dd_jax.errors import UserError
 
 Params = dict[str, Any]
@@ -93,7 +94,9 @@ class Dip(nn.Module):
   resolution first; the number of scales is their length). filter_*: conv
   sizes (odd). need_1x1_up: the 1x1 conv after each up conv. input_channels,
   input_scale, input_kind ('uniform' | 'meshgrid'): the fixed input z
-  `[H, W, input_channels]`. Construction checks the settings (UserError).
+  `[H, W, input_channels]`. output: the head's nonlinearity, an `OUTPUTS`
+  name ('sigmoid', 'linear', 'tanh'). Construction checks the settings
+  (UserError).
   """
   out_channels: int
   output_hw: tuple[int, int]
@@ -110,6 +113,7 @@ class Dip(nn.Module):
   need_1x1_up: bool = True
   input_scale: float = 0.1
   input_kind: str = 'uniform'
+  output: str = 'sigmoid'
 
   def __post_init__(self):
     super().__post_init__()
@@ -208,6 +212,7 @@ class Dip(nn.Module):
 def _check(self: Dip):
   """Raises UserError (a function: Flax intercepts method calls)."""
   get_activation(self.activation, self.leaky_slope)
+  get_output(self.output)
   if not (len(self.channels_down) == len(self.channels_up) ==
           len(self.channels_skip) >= 1):
     raise UserError('model.dip.channels_down, channels_up and channels_skip '
@@ -233,13 +238,36 @@ def _conv(x, layer, stride=1):
   return layers.conv(x, layer['w'], stride) + layer['b']
 
 
+@jax.custom_vjp
+def _bilinear2(x):
+  """Bilinear x2 whose VJP is the hand-written transpose (autodiff of the
+  stencil makes several passes, benchmarks/README.md lever 3)."""
+  return upsample_lib.bilinear2(x)
+
+
+_bilinear2.defvjp(lambda x: (upsample_lib.bilinear2(x), None),
+                  lambda _, d: (upsample_lib.bilinear2_transpose(d),))
+
+
+def _resize(x, out_hw, kind):
+  if kind == 'bilinear' and tuple(out_hw) == (2 * x.shape[0], 2 * x.shape[1]):
+    return _bilinear2(x)
+  return upsample_lib.resize(x, out_hw, kind)
+
+
 def _apply(params: Params, z: jax.Array, spec: Dip) -> jax.Array:
-  """The skip network's image `[H, W, C]` in (0, 1) from input z `[H, W, 32]`."""
+  """The skip network's image `[H, W, C]` in (0, 1) from input z `[H, W, 32]`.
+
+  Each conv's normalization + activation is `layers.norm_act` (hand-written
+  backward); the concatenation's normalization is folded into the up conv
+  that reads it (reflection padding copies values, so every tap sees
+  cat * scale + shift): conv(cat * s + t, w) = conv(cat, w * s) + t @ sum w.
+  """
   act = get_activation(spec.activation, spec.leaky_slope)
 
   def block(x, layer, stride=1):
-    return act(layers.channel_norm(_conv(x, layer, stride), layer['gamma'],
-                                   layer['beta']))
+    return layers.norm_act(_conv(x, layer, stride), layer['gamma'],
+                           layer['beta'], act)
 
   def scale(x, i):
     ps = params[f'scale_{i}']
@@ -247,14 +275,18 @@ def _apply(params: Params, z: jax.Array, spec: Dip) -> jax.Array:
     deeper = block(deeper, ps['down2'])
     if i < spec.scales - 1:
       deeper = scale(deeper, i + 1)
-    deeper = upsample_lib.resize(deeper, x.shape[:2], spec.upsample)
+    deeper = _resize(deeper, x.shape[:2], spec.upsample)
     if spec.channels_skip[i]:
       deeper = jnp.concatenate([block(x, ps['skip']), deeper], axis=-1)
-    norm = ps['cat_norm']
-    y = layers.channel_norm(deeper, norm['gamma'], norm['beta'])
-    y = block(y, ps['up'])
+    mean, inv = layers.moments(deeper)
+    s = ps['cat_norm']['gamma'] * inv
+    t = ps['cat_norm']['beta'] - mean * s
+    up = ps['up']
+    y = layers.conv(deeper, up['w'] * s[:, None]) + (
+        t @ jnp.sum(up['w'], axis=(0, 1)) + up['b'])
+    y = layers.norm_act(y, up['gamma'], up['beta'], act)
     if spec.need_1x1_up:
       y = block(y, ps['up1x1'])
     return y
 
-  return jax.nn.sigmoid(_conv(scale(z, 0), params['head']))
+  return get_output(spec.output)(_conv(scale(z, 0), params['head']))

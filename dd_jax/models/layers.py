@@ -19,6 +19,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dd_jax.models import upsample as upsample_lib
 
@@ -41,12 +42,23 @@ def conv1x1(x: jax.Array, w: jax.Array) -> jax.Array:
 def conv(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
   """1x1 (`w [Ci, Co]`) or p x p reflection-padded (`w [p, p, Ci, Co]`) conv.
 
-  The p x p conv is one matmul over p^2 shifted copies (im2col): under vmap
-  with per-image weights it stays a batched matmul, where lax.conv becomes a
-  grouped convolution that is several times slower on CPU.
+  Stride-1 p x p convs use Winograd's algorithm (`winograd_conv`) on CPU;
+  strided ones and other backends one matmul over p^2 shifted copies
+  (`im2col_conv`). Both stay batched matmuls under vmap with per-image
+  weights, where lax.conv becomes a grouped convolution that is several
+  times slower on CPU.
   """
   if w.ndim == 2:
     return conv1x1(x, w)
+  if w.shape[0] == 1 and stride == 1:
+    return conv1x1(x, w[0, 0])
+  if stride == 1 and uses_winograd(w.shape[0]):
+    return winograd_conv(x, w)
+  return im2col_conv(x, w, stride)
+
+
+def im2col_conv(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
+  """The p x p conv as one `[H*W, p^2 Ci] @ [p^2 Ci, Co]` GEMM (autodiff)."""
   p = w.shape[0]
   r = (p - 1) // 2
   h, wd = x.shape[0], x.shape[1]
@@ -56,6 +68,248 @@ def conv(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
       [xp[a:a + (ho - 1) * stride + 1:stride, b:b + (wo - 1) * stride + 1:stride]
        for a in range(p) for b in range(p)], axis=-1)
   return conv1x1(patches, w.reshape(p * p * w.shape[2], w.shape[3]))
+
+
+# ------------------------------------------------------------------ Winograd
+# F(m x m, p x p) (Lavin & Gray 2016): per tile of m x m outputs, with
+# n = m + p - 1 and the n x n input tile d,
+#     y = A^T [(G w G^T) * (B^T d B)] A,
+# so the conv is n^2 GEMMs `[tiles, Ci] @ [Ci, Co]` (one batched dot) between
+# two cheap elementwise transforms: n^2 / m^2 multiplies per output pixel and
+# channel pair instead of p^2 (p=3, m=2: 4 vs 9; p=5, m=2: 9 vs 25). The
+# transforms are written on strided slices and even/odd-style phases, so the
+# reflection padding is fused into the input transform and no p^2-fold
+# im2col copy is made, forward or backward. Points 0, 1, -1, 2, -2 (and
+# infinity) keep float32 rounding at the level of a direct sum.
+WINOGRAD_TILE = {3: 4, 5: 4}   # p -> m
+# Interpolation points other than 0, 1, -1, 2, -2, ... where they round
+# better (max error over the output's std, relu'd N(0, 1) inputs, 64
+# channels; im2col 2.9e-6 at p=3, 4.9e-6 at p=5): F(4, 3) 2.1e-5 -> 8.5e-6,
+# F(2, 5) 2.2e-5 -> 6.7e-6.
+WINOGRAD_POINTS = {(4, 3): (0, 1, -1, 2, -0.5), (2, 5): (0, 1, -1, -2, 0.5),
+                   (4, 5): (0, 1, -1, 2, -2, 0.5, -0.5)}
+
+
+def uses_winograd(p: int) -> bool:
+  """Whether stride-1 p x p convs take the Winograd path (CPU only: on
+  GPUs/TPUs the library convolutions are not measured against it)."""
+  return p in WINOGRAD_TILE and jax.default_backend() == 'cpu'
+
+
+@functools.lru_cache(maxsize=None)
+def winograd_matrices(m: int, p: int):
+  """(A^T `[m, n]`, G `[n, p]`, B^T `[n, n]`) of F(m, p), numpy float64.
+
+  A^T and G from the points 0, 1, -1, 2, -2, ... and infinity; B^T solves
+  A^T [(G g) * (B^T d)] = correlation(d, g) exactly (checked).
+  """
+  n = m + p - 1
+  pts = list(WINOGRAD_POINTS.get((m, p), (0, 1, -1, 2, -2, 0.5, -0.5)))[:n - 1]
+  at, g = np.zeros((m, n)), np.zeros((n, p))
+  for j, a in enumerate(pts):
+    at[:, j] = [a ** i for i in range(m)]
+    g[j] = [a ** k / np.prod([a - b for b in pts if b != a]) for k in range(p)]
+  at[m - 1, n - 1] = g[n - 1, p - 1] = 1.0
+  # sum_x A^T[i, x] G[x, k] B^T[x, j] = [j == i + k] for every j.
+  lhs = np.einsum('ix,xk->ikx', at, g).reshape(m * p, n)
+  bt = np.zeros((n, n))
+  for j in range(n):
+    rhs = np.array([[float(j == i + k) for k in range(p)] for i in range(m)])
+    bt[:, j] = np.linalg.lstsq(lhs, rhs.reshape(-1), rcond=None)[0]
+  bt = np.round(bt * 64) / 64  # Small dyadic rationals; exact below.
+  for j in range(n):
+    rhs = np.array([[float(j == i + k) for k in range(p)] for i in range(m)])
+    assert np.allclose(lhs @ bt[:, j], rhs.reshape(-1), atol=1e-12)
+  return at, g, bt
+
+
+def _lincomb(planes, coef):
+  """[sum_j coef[i, j] planes[j] for each row i] (exact zeros skipped)."""
+  out = []
+  for row in coef:
+    acc = None
+    for c, a in zip(row, planes):
+      if c == 0:
+        continue
+      t = a if c == 1 else -a if c == -1 else float(c) * a
+      acc = t if acc is None else acc + t
+    out.append(jnp.zeros_like(planes[0]) if acc is None else acc)
+  return out
+
+
+def _tap_slices(x, axis, m, n, tiles):
+  """x[j + m t] for t < tiles along `axis`, for each tap j < n."""
+  return [jax.lax.slice_in_dim(x, j, j + m * (tiles - 1) + 1, m, axis)
+          for j in range(n)]
+
+
+def _scatter_taps(taps, axis, m, length):
+  """Adjoint of `_tap_slices`: sum_j taps[j] placed at j + m t, `length` long."""
+  n, tiles = len(taps), taps[0].shape[axis]
+  s_max = (n - 1) // m
+  phases = []
+  for q in range(m):
+    acc = None
+    for s in range(s_max + 1):
+      j = m * s + q
+      if j >= n:
+        continue
+      pad = [(0, 0)] * taps[j].ndim
+      pad[axis] = (s, s_max - s)
+      t = jnp.pad(taps[j], pad)
+      acc = t if acc is None else acc + t
+    if acc is None:
+      shape = list(taps[0].shape)
+      shape[axis] = tiles + s_max
+      acc = jnp.zeros(shape, taps[0].dtype)
+    phases.append(acc)
+  stacked = jnp.stack(phases, axis=axis + 1)
+  shape = list(phases[0].shape)
+  shape[axis] *= m
+  return jax.lax.slice_in_dim(stacked.reshape(shape), 0, length, axis=axis)
+
+
+def _wino_sizes(x_shape, p):
+  m = WINOGRAD_TILE[p]
+  th, tw = -(-x_shape[0] // m), -(-x_shape[1] // m)
+  return m, m + p - 1, th, tw
+
+
+def _wino_pad(x, p, m, th, tw):
+  """Reflection padding (p-1)/2, then zeros at the far end to whole tiles."""
+  r = (p - 1) // 2
+  h, w = x.shape[0], x.shape[1]
+  xp = jnp.pad(x, ((r, r), (r, r), (0, 0)), mode='reflect') if r else x
+  if m * th > h or m * tw > w:
+    xp = jnp.pad(xp, ((0, m * th - h), (0, m * tw - w), (0, 0)))
+  return xp
+
+
+def _wino_input(x, p):
+  """V `[n^2, tiles, Ci]`: B^T d B of every input tile of the padded x."""
+  m, n, th, tw = _wino_sizes(x.shape, p)
+  bt = winograd_matrices(m, p)[2]
+  xp = _wino_pad(x, p, m, th, tw)
+  rows = jnp.stack(_lincomb(_tap_slices(xp, 0, m, n, th), bt))  # [n, th, ., C]
+  v = jnp.stack(_lincomb(_tap_slices(rows, 2, m, n, tw), bt), axis=1)
+  return v.reshape(n * n, th * tw, x.shape[2])
+
+
+def _wino_input_adjoint(dv, x_shape, p):
+  """Transpose of `_wino_input`: `[n^2, tiles, Ci]` -> dx `[H, W, Ci]`."""
+  m, n, th, tw = _wino_sizes(x_shape, p)
+  bt = winograd_matrices(m, p)[2]
+  h, w, c = x_shape
+  r = (p - 1) // 2
+  dv = dv.reshape(n, n, th, tw, c)
+  cols = _lincomb([dv[:, j] for j in range(n)], bt.T)        # [n, th, tw, C]
+  rows = _scatter_taps(cols, 2, m, m * tw + p - 1)          # [n, th, Wp, C]
+  dxp = _scatter_taps(_lincomb(list(rows), bt.T), 0, m, m * th + p - 1)
+  return _reflect_pad_adjoint(_reflect_pad_adjoint(dxp, r, h, 0), r, w, 1)
+
+
+def _reflect_pad_adjoint(d, r, n, axis):
+  """Transpose of reflection padding by r along `axis` (n the unpadded
+  length): the interior plus the mirrored border strips added in place.
+
+  The in-place adds (dynamic-update-slices) also make XLA write the result
+  out once: fused into a stencil downstream (an upsampler's transpose reads
+  each value several times) it would redo the phase sums per read.
+  """
+  take = lambda a, lo, hi: jax.lax.slice_in_dim(a, lo, hi, axis=axis)
+  out = take(d, r, r + n)
+  if not r:
+    return out
+  idx = lambda lo, hi: tuple(slice(lo, hi) if i == axis else slice(None)
+                             for i in range(d.ndim))
+  # x[k] sits at padded r - k and r + n - 1 + (n - 1 - k) mirrored.
+  out = out.at[idx(1, r + 1)].add(jnp.flip(take(d, 0, r), axis))
+  return out.at[idx(n - 1 - r, n - 1)].add(
+      jnp.flip(take(d, n + r, n + 2 * r), axis))
+
+
+def _wino_weights(w, transposed=False):
+  """U `[n^2, Ci, Co]` (or U^T `[n^2, Co, Ci]`) = G w G^T per channel pair."""
+  p = w.shape[0]
+  m = WINOGRAD_TILE[p]
+  g = jnp.asarray(winograd_matrices(m, p)[1], w.dtype)
+  n = m + p - 1
+  out = 'xyoi' if transposed else 'xyio'
+  u = jnp.einsum(f'xa,abio,yb->{out}', g, w, g)
+  return u.reshape(n * n, *u.shape[2:])
+
+
+def _wino_weights_adjoint(du, p):
+  m = WINOGRAD_TILE[p]
+  g = jnp.asarray(winograd_matrices(m, p)[1], du.dtype)
+  n = m + p - 1
+  return jnp.einsum('xa,xyio,yb->abio', g, du.reshape(n, n, *du.shape[1:]), g)
+
+
+def _wino_output(mm, out_hw, p):
+  """y `[H, W, Co]` = A^T M A of every tile, tiles interleaved, cropped."""
+  m = WINOGRAD_TILE[p]
+  n = m + p - 1
+  th, tw = -(-out_hw[0] // m), -(-out_hw[1] // m)
+  at = winograd_matrices(m, p)[0]
+  mm = mm.reshape(n, n, th, tw, mm.shape[-1])
+  rows = jnp.stack(_lincomb([mm[i] for i in range(n)], at))    # [m, n, th, tw, C]
+  cols = jnp.stack(_lincomb([rows[:, j] for j in range(n)], at), axis=3)
+  y = cols.transpose(1, 0, 2, 3, 4)                     # [th, m, tw, m, C]
+  y = y.reshape(th * m, tw * m, y.shape[-1])
+  return y[:out_hw[0], :out_hw[1]]
+
+
+def _wino_output_adjoint(dy, p):
+  """Transpose of `_wino_output`: dy `[H, W, Co]` -> dM `[n^2, tiles, Co]`."""
+  m = WINOGRAD_TILE[p]
+  n = m + p - 1
+  h, w, c = dy.shape
+  th, tw = -(-h // m), -(-w // m)
+  at = winograd_matrices(m, p)[0]
+  if m * th > h or m * tw > w:
+    dy = jnp.pad(dy, ((0, m * th - h), (0, m * tw - w), (0, 0)))
+  d = dy.reshape(th, m, tw, m, c)
+  rows = jnp.stack(_lincomb([d[:, i] for i in range(m)], at.T))   # [n, th, tw, m, C]
+  dm = jnp.stack(_lincomb([rows[..., j, :] for j in range(m)], at.T), axis=1)
+  return dm.reshape(n * n, th * tw, c)
+
+
+def _bmm(a, b):
+  """`[P, T, K] @ [P, K, N]` per leading index."""
+  return jax.lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,))))
+
+
+def _bmm_tn(a, b):
+  """`[P, T, K]^T @ [P, T, N]` per leading index -> `[P, K, N]`."""
+  return jax.lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,))))
+
+
+@jax.custom_vjp
+def winograd_conv(x: jax.Array, w: jax.Array) -> jax.Array:
+  """Stride-1 reflection-padded p x p conv `[H, W, Ci] -> [H, W, Co]` by
+  Winograd F(m x m, p x p), any H, W; hand-written VJP."""
+  p = w.shape[0]
+  return _wino_output(_bmm(_wino_input(x, p), _wino_weights(w)), x.shape[:2],
+                      p)
+
+
+def winograd_conv_backward(x, w, dy):
+  """(dx, dw) of `winograd_conv` for the cotangent dy `[H, W, Co]`.
+
+  The input transform is recomputed (one pass over x) rather than kept.
+  """
+  p = w.shape[0]
+  dm = _wino_output_adjoint(dy, p)
+  # U^T built as such (small): an NN batched GEMM runs ~2x faster on CPU
+  # than the NT one dM @ U^T would be.
+  dv = _bmm(dm, _wino_weights(w, transposed=True))
+  dw = _wino_weights_adjoint(_bmm_tn(_wino_input(x, p), dm), p)
+  return _wino_input_adjoint(dv, x.shape, p), dw
+
+
+winograd_conv.defvjp(lambda x, w: (winograd_conv(x, w), (x, w)),
+                     lambda res, dy: winograd_conv_backward(*res, dy))
 
 
 def _transpose_up(up, d, small_shape):
@@ -70,6 +324,53 @@ def channel_norm(r, gamma, beta, eps=EPS):
   mean = jnp.mean(r, axis=(0, 1))
   var = jnp.mean(jnp.square(r - mean), axis=(0, 1))
   return (r - mean) * jax.lax.rsqrt(var + eps) * gamma + beta
+
+
+def moments(y):
+  """Per-channel (mean, 1/sqrt(var + eps)) of y `[H, W, C]`, two passes.
+
+  var = E[(y - mean)^2]: DIP's conv outputs (biases, strided convs) can have
+  |mean| >> std, where the one-pass E[y^2] - mean^2 of `_stats` lost float32
+  precision (worst DIP 256 gradient vs float64: 3.4e-2 one-pass, 6.2e-3
+  two-pass, 1.3e-2 the plain autodiff net); the second read cost ~2% of the
+  DIP step (1357 vs 1384 ms, idle).
+  """
+  mean = jnp.mean(y, axis=(0, 1))
+  var = jnp.mean(jnp.square(y - mean), axis=(0, 1))
+  return mean, jax.lax.rsqrt(var + EPS)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def norm_act(y, gamma, beta, act: Callable):
+  """act(channel_norm(y, gamma, beta)) with a fused, hand-written backward.
+
+  Forward: one read for the statistics, one pass for the output. Backward:
+  the activation's derivative times the cotangent written once, two
+  per-channel sums of it, and one pass for dy.
+  """
+  return _norm_act_forward(y, gamma, beta, act)[0]
+
+
+def _norm_act_forward(y, gamma, beta, act):
+  mean, inv = moments(y)
+  scale = inv * gamma
+  return act(y * scale + (beta - mean * scale)), (y, gamma, beta, mean, inv)
+
+
+def _norm_act_backward(act, residuals, g):
+  y, gamma, beta, mean, inv = residuals
+  scale = inv * gamma
+  gz = jax.vjp(act, y * scale + (beta - mean * scale))[1](g)[0]
+  m = y.shape[0] * y.shape[1]
+  flat, gflat = y.reshape(m, y.shape[2]), gz.reshape(m, y.shape[2])
+  dbeta = jnp.sum(gflat, axis=0)
+  # sum(gz * xhat) with xhat = (y - mean) * inv, from a dot with y.
+  dgamma = inv * (jnp.einsum('pc,pc->c', gflat, flat) - mean * dbeta)
+  dy = scale * (gz - dbeta / m - (y - mean) * (inv * dgamma / m))
+  return dy, dgamma, dbeta
+
+
+norm_act.defvjp(_norm_act_forward, _norm_act_backward)
 
 
 def hidden_layer_reference(x, w, gamma, beta, up: Callable | None):
@@ -123,11 +424,18 @@ def _backward(up, residuals, g):
 
 
 def _conv_up_backward(up, x, w, dy):
-  """VJP of up(x @ w) for dy [H', W', Co]: (dx, dw, dy at x's size [H*W, Co])."""
+  """VJP of up(conv(x, w)) for dy [H', W', Co]: (dx, dw, dy at x's size
+  [H*W, Co]); w is `[Ci, Co]` or `[p, p, Ci, Co]` (`conv`)."""
   if up is not None:
-    dy = _transpose_up(up, dy, (x.shape[0], x.shape[1], w.shape[1]))
+    dy = _transpose_up(up, dy, (x.shape[0], x.shape[1], w.shape[-1]))
   h, wd, ci = x.shape
-  dy2 = dy.reshape(h * wd, w.shape[1])
+  dy2 = dy.reshape(h * wd, w.shape[-1])
+  if w.ndim == 4:
+    if w.shape[0] > 1 and uses_winograd(w.shape[0]):
+      dx, dw = winograd_conv_backward(x, w, dy)
+    else:
+      dx, dw = jax.vjp(conv, x, w)[1](dy)
+    return dx, dw, dy2
   dw = x.reshape(h * wd, ci).T @ dy2
   dx = (dy2 @ w.T).reshape(x.shape)
   return dx, dw, dy2
@@ -152,16 +460,22 @@ hidden_layer.defvjp(_fwd, _backward)
 # they come out of the next layer's dW GEMM (d scale = rowsum(dW_eff * w)),
 # and the layer's backward is ONE fused pass (relu mask, statistics terms,
 # upsampler transpose). Same function as `hidden_layer`, reassociated.
+# A p x p reflection-padded conv folds the same way (padding copies values,
+# so every tap reads r * scale + shift): conv(r * scale + shift, w) =
+# conv(r, w * scale[:, None]) + shift @ sum_ab w[a, b].
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def folded_layer(x, w, c, up: Callable | None):
-  """relu(up(x @ w + c)) and its per-channel (mean, 1/sqrt(var + eps))."""
+  """relu(up(conv(x, w) + c)) and its per-channel (mean, 1/sqrt(var + eps)).
+
+  w: `[Ci, Co]` (1x1) or `[p, p, Ci, Co]` (reflection padded, `conv`).
+  """
   return _folded_forward(x, w, c, up)[0]
 
 
 def _folded_forward(x, w, c, up):
-  y = conv1x1(x, w) + c
+  y = conv(x, w) + c
   if up is not None:
     y = up(y)
   r, mean, inv = _stats(y)
@@ -194,9 +508,11 @@ def normalized_chain(x, layers_params, ups):
   for layer, up in zip(layers_params, ups):
     w = layer['w']
     if scale is None:
-      w_eff, c = w, jnp.zeros((w.shape[1],), w.dtype)
-    else:
+      w_eff, c = w, jnp.zeros((w.shape[-1],), w.dtype)
+    elif w.ndim == 2:
       w_eff, c = scale[:, None] * w, shift @ w
+    else:  # p x p, reflection padded: every tap sees r * scale + shift.
+      w_eff, c = w * scale[:, None], shift @ jnp.sum(w, axis=(0, 1))
     x, mean, inv = folded_layer(x, w_eff, c, up)
     scale = layer['gamma'] * inv
     shift = layer['beta'] - mean * scale

@@ -10,6 +10,7 @@ import pytest
 import skimage.transform
 
 from dd_jax import models
+from dd_jax.models import layers
 from dd_jax.models import upsample
 from dd_jax.errors import UserError
 
@@ -238,7 +239,8 @@ def test_fused_layer_is_used_by_default_and_matches_plain_path():
   spec = models.make_model(model_cfg(upsample_to_size=True), (22, 18, 3))
   assert spec.uses_fused_layer
   assert models.make_model(model_cfg(), (16, 16, 3)).uses_fused_layer
-  for kw in (dict(conv_size=3), dict(activation='elu'),
+  assert models.make_model(model_cfg(conv_size=3), (16, 16, 3)).uses_fused_layer
+  for kw in (dict(activation='elu'),
              dict(norm_before_act=True), dict(upsample='transposed'),
              dict(affine=False)):
     assert not models.make_model(model_cfg(**kw), (16, 16, 3)).uses_fused_layer
@@ -252,6 +254,67 @@ def test_fused_layer_is_used_by_default_and_matches_plain_path():
   g1, g2 = (jax.grad(loss)(params, s) for s in (spec, plain))
   for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
     np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+def _np_pxp_decoder(params, z, depth):
+  """float64 p x p deep decoder: reflection-padded conv -> bilinear x2 (not
+  in the last layer) -> relu -> norm; 1x1 output conv + sigmoid."""
+  x = np.float64(z)
+  for i in range(depth):
+    w = np.float64(params[f'layer_{i}']['w'])
+    p = w.shape[0]
+    r = (p - 1) // 2
+    xp = np.pad(x, ((r, r), (r, r), (0, 0)), mode='reflect')
+    h, wd = x.shape[:2]
+    x = sum(np.einsum('hwc,cd->hwd', xp[a:a + h, b:b + wd], w[a, b])
+            for a in range(p) for b in range(p))
+    if i < depth - 1:
+      x = skimage.transform.resize(x, (2 * h, 2 * wd, x.shape[2]), order=1,
+                                   mode='edge', anti_aliasing=False)
+    x = np.maximum(x, 0.0)
+    x = ((x - x.mean((0, 1))) / np.sqrt(x.var((0, 1)) + 1e-5) *
+         np.float64(params[f'layer_{i}']['gamma']) +
+         np.float64(params[f'layer_{i}']['beta']))
+  return 1 / (1 + np.exp(-x @ np.float64(params['out']['w'])))
+
+
+def _plain_pxp_decoder(params, z, depth):
+  """The same in JAX with im2col convs and autodiff (the old path)."""
+  x = z
+  for i in range(depth):
+    layer = params[f'layer_{i}']
+    x = layers.im2col_conv(x, layer['w'])
+    if i < depth - 1:
+      x = upsample.bilinear2(x)
+    x = layers.channel_norm(jax.nn.relu(x), layer['gamma'],
+                                   layer['beta'])
+  return jax.nn.sigmoid(layers.conv1x1(x, params['out']['w']))
+
+
+def test_pxp_decoder_matches_numpy_and_plain_gradients():
+  """The fused 3x3 path (Winograd convs, norm folded into the next conv,
+  hand-written VJPs) == float64 numpy forward and autodiff of the plain
+  im2col network (p = 5 runs the same code; layers_test.py covers its
+  conv and layer)."""
+  spec = models.make_model(model_cfg(k=4, conv_size=3), (16, 16, 3))
+  assert spec.uses_fused_layer
+  params = jax.tree.map(
+      lambda a: a + 0.1 * jax.random.normal(jax.random.key(3), a.shape),
+      init_params(spec, jax.random.key(0)))   # gamma, beta away from 1, 0.
+  z = spec.init_input(jax.random.key(1))
+  y = jax.random.uniform(jax.random.key(2), (16, 16, 3))
+
+  def grad_of(apply):
+    return jax.jit(jax.value_and_grad(
+        lambda q: (jnp.mean((apply(q) - y) ** 2), apply(q)), has_aux=True))
+
+  (_, out), g1 = grad_of(lambda q: fwd(spec, q, z))(params)
+  (_, ref), g2 = grad_of(lambda q: _plain_pxp_decoder(q, z, 3))(params)
+  np.testing.assert_allclose(out, _np_pxp_decoder(params, z, 3), atol=1e-5)
+  np.testing.assert_allclose(out, ref, atol=1e-5)
+  for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
+    np.testing.assert_allclose(a, b, atol=1e-5 * float(np.abs(b).max()) +
+                               1e-9, rtol=1e-3)
 
 
 def test_activations_and_inputs():

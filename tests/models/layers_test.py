@@ -212,3 +212,155 @@ def test_normalized_chain_equals_layer_by_layer_numpy():
     want = np_layer(want, p['w'], p['gamma'], p['beta'], name)
     np.testing.assert_allclose(np.asarray(r * scale + shift), want,
                                atol=2e-5)
+
+
+# ------------------------------------------------------- p x p convs (Winograd)
+def np_conv(x, w, stride=1):
+  """float64 reflection-padded p x p correlation, `[H, W, Ci] -> [Ho, Wo, Co]`."""
+  x, w = np.float64(x), np.float64(w)
+  p = w.shape[0]
+  r = (p - 1) // 2
+  xp = np.pad(x, ((r, r), (r, r), (0, 0)), mode='reflect')
+  ho, wo = (x.shape[0] - 1) // stride + 1, (x.shape[1] - 1) // stride + 1
+  out = np.zeros((ho, wo, w.shape[3]))
+  for a in range(p):
+    for b in range(p):
+      patch = xp[a:a + (ho - 1) * stride + 1:stride,
+                 b:b + (wo - 1) * stride + 1:stride]
+      out += np.einsum('hwc,cd->hwd', patch, w[a, b])
+  return out
+
+
+@pytest.mark.parametrize('m,p', [(2, 3), (4, 3), (2, 5), (4, 5)])
+def test_winograd_matrices_compute_correlation_exactly(m, p):
+  at, g, bt = layers.winograd_matrices(m, p)
+  rng = np.random.default_rng(20)
+  d, taps = rng.normal(size=m + p - 1), rng.normal(size=p)
+  want = [np.dot(d[i:i + p], taps) for i in range(m)]
+  np.testing.assert_allclose(at @ ((g @ taps) * (bt @ d)), want, atol=1e-12)
+
+
+def _conv_inputs(seed, h, w, p, ci=3, co=4):
+  rng = np.random.default_rng(seed)
+  x = np.maximum(rng.normal(size=(h, w, ci)), 0).astype(np.float32)
+  wt = (rng.uniform(-1, 1, size=(p, p, ci, co)) / np.sqrt(p * p * ci)).astype(
+      np.float32)
+  return x, wt
+
+
+_WINO_GRAD = jax.jit(jax.value_and_grad(
+    lambda x, w, cot: jnp.sum(layers.winograd_conv(x, w) * cot), (0, 1)))
+_IM2COL_GRAD = jax.jit(jax.value_and_grad(
+    lambda x, w, cot: jnp.sum(layers.im2col_conv(x, w) * cot), (0, 1)))
+
+
+@pytest.mark.parametrize('p', [3, 5])
+@pytest.mark.parametrize('hw', [(16, 16), (13, 10)])
+def test_winograd_conv_matches_numpy_and_autodiff(p, hw):
+  """Forward vs float64 numpy; hand-written VJP vs autodiff of im2col."""
+  x, w = _conv_inputs(21, *hw, p)
+  want = np_conv(x, w)
+  got = np.asarray(jax.jit(layers.winograd_conv)(x, w))
+  np.testing.assert_allclose(got, want, atol=2e-5 * want.std())
+  np.testing.assert_allclose(np.asarray(layers.im2col_conv(x, w)), want,
+                             atol=2e-5 * want.std())
+  cot = np.random.default_rng(22).normal(size=want.shape).astype(np.float32)
+  (_, (dx, dw)), (_, (rx, rw)) = _WINO_GRAD(x, w, cot), _IM2COL_GRAD(x, w, cot)
+  np.testing.assert_allclose(dx, rx, atol=2e-5 * np.abs(rx).max())
+  np.testing.assert_allclose(dw, rw, atol=2e-5 * np.abs(rw).max())
+
+
+def test_conv_dispatch_and_stride2_match_numpy():
+  x, w = _conv_inputs(23, 9, 12, 3)
+  np.testing.assert_allclose(np.asarray(layers.conv(x, w, 2)),
+                             np_conv(x, w, 2), atol=1e-5)
+  np.testing.assert_allclose(np.asarray(layers.conv(x, w)), np_conv(x, w),
+                             atol=1e-5)
+  w1 = w[1:2, 1:2]
+  np.testing.assert_allclose(np.asarray(layers.conv(x, w1)), np_conv(x, w1),
+                             atol=1e-6)
+
+
+def test_winograd_vmap_equals_loop():
+  xs, ws = zip(*[_conv_inputs(30 + i, 8, 12, 3) for i in range(2)])
+  xs, ws = np.stack(xs), np.stack(ws)
+  cot = np.random.default_rng(31).normal(size=(2, 8, 12, 4)).astype(
+      np.float32)
+  batched = jax.jit(jax.vmap(_WINO_GRAD))(xs, ws, cot)
+  for i in range(2):
+    single = _WINO_GRAD(xs[i], ws[i], cot[i])
+    for b, s in zip(jax.tree.leaves(batched), jax.tree.leaves(single)):
+      np.testing.assert_allclose(np.asarray(b)[i], np.asarray(s), atol=1e-5)
+
+
+def _folded_plain_pxp(x, w, c, up):
+  """relu(up(conv(x, w) + c)), mean, 1/std with im2col convs, autodiff."""
+  y = layers.im2col_conv(x, w) + c
+  if up is not None:
+    y = up(y)
+  r = jax.nn.relu(y)
+  mean = jnp.mean(r, axis=(0, 1))
+  var = jnp.mean(jnp.square(r - mean), axis=(0, 1))
+  return r, mean, jax.lax.rsqrt(var + layers.EPS)
+
+
+@pytest.mark.parametrize('p', [3, 5])
+def test_folded_pxp_layer_gradients_match_autodiff(p):
+  x, w = _conv_inputs(24, 8, 6, p, ci=4, co=3)
+  c = np.random.default_rng(25).normal(size=3).astype(np.float32)
+  up = upsample.bilinear2
+  outs = _folded_plain_pxp(x, w, c, up)
+  rng = np.random.default_rng(26)
+  cots = [rng.normal(size=o.shape).astype(np.float32) for o in outs]
+
+  def loss(layer):
+    return lambda *a: sum(jnp.sum(o * t) for o, t in zip(layer(*a, up), cots))
+
+  got = jax.jit(jax.grad(loss(layers.folded_layer), argnums=(0, 1, 2)))(x, w, c)
+  want = jax.grad(loss(_folded_plain_pxp), argnums=(0, 1, 2))(x, w, c)
+  for g, r in zip(got, want):
+    np.testing.assert_allclose(np.asarray(g), np.asarray(r),
+                               atol=2e-5 * np.abs(r).max())
+
+
+def test_normalized_chain_pxp_equals_layer_by_layer_numpy():
+  """p x p layers with the norm folded forward == the float64 chain."""
+  rng = np.random.default_rng(27)
+  x = rng.uniform(0, 0.1, size=(4, 5, 4)).astype(np.float32)
+  params = [dict(w=(rng.uniform(-1, 1, size=(3, 3, 4, 4)) / 6).astype(
+      np.float32), gamma=rng.uniform(0.5, 1.5, 4).astype(np.float32),
+                 beta=rng.normal(size=4).astype(np.float32))
+            for _ in range(3)]
+  ups = [upsample.bilinear2, upsample.bilinear2, None]
+  got = jax.jit(lambda x, ps: [r * s + t for r, s, t in
+                               layers.normalized_chain(x, ps, ups)])(x, params)
+  want = np.float64(x)
+  for out, pr, up in zip(got, params, ['bilinear', 'bilinear', 'none']):
+    y = np_conv(want, pr['w'])
+    if up == 'bilinear':
+      y = np_bilinear2(y)
+    r = np.maximum(y, 0.0)
+    want = ((r - r.mean((0, 1))) / np.sqrt(r.var((0, 1)) + 1e-5) * pr['gamma']
+            + pr['beta'])
+    np.testing.assert_allclose(np.asarray(out), want, atol=3e-5)
+
+
+# --------------------------------------------------- norm + activation (DIP)
+def test_norm_act_matches_numpy_and_autodiff():
+  rng = np.random.default_rng(28)
+  y = (rng.normal(size=(9, 7, 5)) + 0.5).astype(np.float32)
+  gamma = rng.uniform(0.5, 1.5, 5).astype(np.float32)
+  beta = rng.normal(size=5).astype(np.float32)
+  cot = rng.normal(size=y.shape).astype(np.float32)
+  act = lambda v: jax.nn.leaky_relu(v, 0.2)
+  z = ((np.float64(y) - y.mean((0, 1))) / np.sqrt(np.float64(y).var((0, 1)) +
+                                                  1e-5) * gamma + beta)
+  np.testing.assert_allclose(np.asarray(layers.norm_act(y, gamma, beta, act)),
+                             np.where(z > 0, z, 0.2 * z), atol=1e-5)
+  f = lambda fn: lambda *a: jnp.sum(fn(*a) * cot)
+  got = jax.jit(jax.grad(f(lambda *a: layers.norm_act(*a, act)),
+                         (0, 1, 2)))(y, gamma, beta)
+  want = jax.grad(f(lambda y, g, b: act(layers.channel_norm(y, g, b))),
+                  (0, 1, 2))(y, gamma, beta)
+  for g, r in zip(got, want):
+    np.testing.assert_allclose(np.asarray(g), np.asarray(r), atol=1e-5)
