@@ -261,26 +261,9 @@ def step_cost(b: step_time.Bench):
 
 def measure_machine(repeats=5):
   """(GEMM GFLOP/s at the (a)/(b) layer shape, copy GB/s), in this process."""
-  out = {}
-  for k in (64, 128):
-    x = jax.random.uniform(jax.random.key(0), (512 * 512, k))
-    w = jax.random.uniform(jax.random.key(1), (k, k))
-    f = jax.jit(lambda x, w: x @ w)
-    jax.block_until_ready(f(x, w))
-    ts = []
-    for _ in range(repeats):
-      t0 = time.perf_counter()
-      jax.block_until_ready(f(x, w))
-      ts.append(time.perf_counter() - t0)
-    out[f'gemm_k{k}'] = 2 * 512 * 512 * k * k / min(ts) / 1e9
-  a = np.ones(512 * 512 * 64, np.float32)
-  c = np.empty_like(a)
-  ts = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    np.copyto(c, a)
-    ts.append(time.perf_counter() - t0)
-  out['copy_GBs'] = 2 * a.nbytes / min(ts) / 1e9
+  out = {f'gemm_k{k}': step_time.gemm_rate((512 * 512, k, k), repeats)
+         for k in (64, 128)}
+  out['copy_GBs'] = step_time.copy_rate(repeats)
   return out
 
 

@@ -76,6 +76,7 @@ import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import ml_collections  # pylint: disable=g-import-not-at-top
 
+from benchmarks import step_time  # pylint: disable=g-import-not-at-top
 from dd_jax import fitting as fit_lib  # pylint: disable=g-import-not-at-top
 from dd_jax import models  # pylint: disable=g-import-not-at-top
 from dd_jax.inverse import losses  # pylint: disable=g-import-not-at-top
@@ -497,38 +498,12 @@ def conv_costs(c: Config):
   return out
 
 
-def gemm_rate(shape, repeats=5):
-  """GFLOP/s of a jitted [m, k] @ [k, n] in this process."""
-  m, k, n = shape
-  a = jax.random.uniform(jax.random.key(0), (m, k))
-  b = jax.random.uniform(jax.random.key(1), (k, n))
-  f = jax.jit(lambda a, b: a @ b)
-  jax.block_until_ready(f(a, b))
-  ts = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(a, b))
-    ts.append(time.perf_counter() - t0)
-  return 2 * m * k * n / statistics.median(ts) / 1e9
-
-
-def copy_rate(repeats=5):
-  """GB/s of a 67 MB copy into an existing buffer (read + write)."""
-  a = np.ones(512 * 512 * 64, np.float32)
-  b = np.empty_like(a)
-  ts = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    np.copyto(b, a)
-    ts.append(time.perf_counter() - t0)
-  return 2 * a.nbytes / statistics.median(ts) / 1e9
-
-
 def roofline(c: Config, t_ours, t_torch):
   """Prints the floors of config c against both times."""
   k = conv_costs(c)
-  direct_rate, wino_rate = gemm_rate(k['direct_gemm']), gemm_rate(k['wino_gemm'])
-  bw = copy_rate()
+  rate = lambda shape: step_time.gemm_rate(shape, stat=statistics.median)
+  direct_rate, wino_rate = rate(k['direct_gemm']), rate(k['wino_gemm'])
+  bw = step_time.copy_rate(stat=statistics.median)
   n = c.n
   direct_floor = n * max(k['direct_flops'] / direct_rate,
                          k['act_bytes'] / bw) / 1e9

@@ -21,6 +21,7 @@ import time
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from dd_jax import fitting as fit_lib
 from dd_jax.inverse import losses
@@ -177,6 +178,34 @@ def main(argv=None):
     print(f'| ({b.name}) {b.size}x{b.size}x3 k={b.k} d={b.depth} | {b.n} | '
           f'{ms:.1f} | {ms / b.n:.2f} | {b.ref_ms:.0f} | {cs:.1f} | {cc} | '
           f'{rss:.0f} |')
+
+
+def gemm_rate(shape, repeats=5, stat=min) -> float:
+  """GFLOP/s of a jitted `[m, k] @ [k, n]` in this process (`stat` of the
+  repeats' times: min or statistics.median)."""
+  m, k, n = shape
+  a = jax.random.uniform(jax.random.key(0), (m, k))
+  b = jax.random.uniform(jax.random.key(1), (k, n))
+  f = jax.jit(lambda a, b: a @ b)
+  jax.block_until_ready(f(a, b))
+  ts = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(f(a, b))
+    ts.append(time.perf_counter() - t0)
+  return 2 * m * k * n / stat(ts) / 1e9
+
+
+def copy_rate(repeats=5, stat=min) -> float:
+  """GB/s of a 67 MB copy into an existing buffer (read + write)."""
+  a = np.ones(512 * 512 * 64, np.float32)
+  b = np.empty_like(a)
+  ts = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    np.copyto(b, a)
+    ts.append(time.perf_counter() - t0)
+  return 2 * a.nbytes / stat(ts) / 1e9
 
 
 if __name__ == '__main__':
