@@ -174,23 +174,30 @@ def _folded_plain(x, w, c, up):
   return r, mean, jax.lax.rsqrt(var + layers.EPS)
 
 
-@pytest.mark.parametrize('up_name', ['bilinear', 'none', 'nearest'])
-def test_folded_layer_gradients_match_autodiff(up_name):
-  x, w, _, c = _inputs(11)
-  up = UPS[up_name]
-  rng = np.random.default_rng(12)
-  outs = _folded_plain(x, w, c, up)
-  cots = [rng.normal(size=o.shape).astype(np.float32) for o in outs]
+def _folded_grads(plain, x, w, c, up, rng):
+  """(jitted grads of `layers.folded_layer`, autodiff grads of `plain`) of
+  the outputs' sum against random cotangents, w.r.t. x, w, c."""
+  cots = [rng.normal(size=o.shape).astype(np.float32)
+          for o in plain(x, w, c, up)]
 
   def loss(layer):
     return lambda *a: sum(jnp.sum(o * t) for o, t in zip(layer(*a, up), cots))
 
   got = jax.jit(jax.grad(loss(layers.folded_layer), argnums=(0, 1, 2)))(x, w, c)
-  want = jax.grad(loss(_folded_plain), argnums=(0, 1, 2))(x, w, c)
+  return got, jax.grad(loss(plain), argnums=(0, 1, 2))(x, w, c)
+
+
+@pytest.mark.parametrize('up_name', ['bilinear', 'none', 'nearest'])
+def test_folded_layer_gradients_match_autodiff(up_name):
+  x, w, _, c = _inputs(11)
+  up = UPS[up_name]
+  got, want = _folded_grads(_folded_plain, x, w, c, up,
+                            np.random.default_rng(12))
   for g, r in zip(got, want):
     np.testing.assert_allclose(np.asarray(g), np.asarray(r), atol=2e-5,
                                rtol=2e-5)
-  for o, r in zip(layers.folded_layer(x, w, c, up), outs):
+  for o, r in zip(layers.folded_layer(x, w, c, up),
+                  _folded_plain(x, w, c, up)):
     np.testing.assert_allclose(np.asarray(o), np.asarray(r), atol=1e-5)
 
 
@@ -309,15 +316,8 @@ def test_folded_pxp_layer_gradients_match_autodiff(p):
   x, w = _conv_inputs(24, 8, 6, p, ci=4, co=3)
   c = np.random.default_rng(25).normal(size=3).astype(np.float32)
   up = upsample.bilinear2
-  outs = _folded_plain_pxp(x, w, c, up)
-  rng = np.random.default_rng(26)
-  cots = [rng.normal(size=o.shape).astype(np.float32) for o in outs]
-
-  def loss(layer):
-    return lambda *a: sum(jnp.sum(o * t) for o, t in zip(layer(*a, up), cots))
-
-  got = jax.jit(jax.grad(loss(layers.folded_layer), argnums=(0, 1, 2)))(x, w, c)
-  want = jax.grad(loss(_folded_plain_pxp), argnums=(0, 1, 2))(x, w, c)
+  got, want = _folded_grads(_folded_plain_pxp, x, w, c, up,
+                            np.random.default_rng(26))
   for g, r in zip(got, want):
     np.testing.assert_allclose(np.asarray(g), np.asarray(r),
                                atol=2e-5 * np.abs(r).max())
