@@ -56,8 +56,11 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
   # The model's defaults live in DeepDecoder's fields (dd_jax/models/
   # decoder.py documents each); k and depth are shortcuts for channels
   # (k,) * (depth + 1), which channels (d + 1 widths) overrides when set.
+  # init_from: a saved init's folder (dd_jax/models/pretrained.py; e.g. the
+  # meta-learned <workdir>/init of experiments/learned_init): every fit
+  # starts from its weights (and input) instead of random ones.
   c.model = ml_collections.ConfigDict(dict(
-      name='deep_decoder', k=128, depth=6, channels=()))
+      name='deep_decoder', k=128, depth=6, channels=(), init_from=''))
   c.model.update(configurable.section(
       models.DeepDecoder, exclude=('channels', 'out_channels', 'output_hw')))
 
@@ -82,7 +85,18 @@ def base_config(preset: str) -> ml_collections.ConfigDict:
 
   c.data = ml_collections.ConfigDict()
   c.data.images = 'astronaut'    # files, a folder, or built-in names
-  c.data.measurement = ''        # already-corrupted images (no clean image)
+  c.data.measurement = ''        # already-corrupted images (data.images unused)
+  # The clean image of each measurement, for the metrics only (PSNR / SSIM in
+  # metrics.jsonl, the summary, psnr.png; the fit never sees it): files,
+  # a folder or built-in names, one per measurement in the same order; not
+  # resized (data.size), cropped with its measurement. Or pair by file name,
+  # pair='<measurement pattern>:<reference pattern>' ('*' the only wildcard):
+  # each file of the data.measurement folder(s) matching the first goes with
+  # the file the second names, its '*'s filled alike ('*_real.*:*_mean.*':
+  # a_real.JPG with a_mean.JPG), in the folder data.reference (empty: beside
+  # it); unpaired files on either side are an error (dd_jax/io/inputs.py).
+  c.data.reference = ''
+  c.data.pair = ''
   c.data.size = 512              # resize to size x size; 0 keeps the size
   c.data.crop = True             # crop sides to a multiple the model needs
   c.data.channels = 'auto'       # auto | gray | rgb | rgba

@@ -10,6 +10,12 @@ steps, 40000 steps).
 
   python -m dd_jax.main --config=configs/inpaint.py --workdir=runs/inpaint
   python -m dd_jax.main --config=configs/inpaint.py:cpu --workdir=runs/ip_cpu
+Subtitle removal, the mask found in the frame (the follow-up paper's
+segmenter; settings operator.mask.auto_band, auto_threshold, auto_white,
+auto_outline, auto_dilation) and written as frame_mask.png:
+  python -m dd_jax.main --config=configs/inpaint.py:cpu \
+    --config.data.measurement=frame.png --config.operator.mask.kind=auto_text \
+    --config.fit.loss=ms-ssim-l1 --workdir=runs/subtitles
 Args: preset, observed (fraction kept), k.
 """
 

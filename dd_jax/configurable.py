@@ -8,7 +8,9 @@ edge, so a default lives in exactly one place:
     c.model = configurable.section(DeepDecoder, exclude=('out_channels',))
     model = configurable.build(DeepDecoder, c.model, 'model', out_channels=3)
 
-Unknown names in a section fail with the list of valid ones.
+Unknown names in a section fail with the list of valid ones. Positional-only
+parameters (before a `/`) are data, not settings: they are never config fields
+(inpaint.mask's `frame`).
 """
 
 import dataclasses
@@ -20,6 +22,8 @@ import ml_collections
 from dd_jax.errors import UserError
 
 _EMPTY = inspect.Parameter.empty
+_NOT_FIELDS = (inspect.Parameter.POSITIONAL_ONLY,
+               inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def defaults(target: Callable, exclude: Iterable[str] = ()) -> dict[str, Any]:
@@ -38,7 +42,7 @@ def defaults(target: Callable, exclude: Iterable[str] = ()) -> dict[str, Any]:
   for name, p in inspect.signature(target).parameters.items():
     if name in exclude or p.default is _EMPTY:
       continue
-    if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    if p.kind in _NOT_FIELDS:
       continue
     out[name] = p.default
   return out
@@ -105,4 +109,4 @@ def _accepted(target: Callable) -> list[str]:
     return [f.name for f in dataclasses.fields(target)
             if f.init and f.name not in skip]
   return [n for n, p in inspect.signature(target).parameters.items()
-          if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+          if p.kind not in _NOT_FIELDS]

@@ -11,8 +11,15 @@ Files written to the workdir (each atomically):
   metrics.jsonl (one JSON object per log step and group, flushed each),
   <name>_clean.png / _corrupted.png / _restored.png per image (complex
   images, data.complex: _magnitude.png, _phase.png and .npy of each),
+  <name>_mask.png for inpainting (the mask used, white = observed),
   psnr.png (PSNR or loss vs step), summary.json (strict JSON, with the
-  input each output name comes from) and summary.txt.
+  input each output name comes from, and its reference) and summary.txt.
+
+A clean image is known for simulated runs (data.images) and for given
+measurements with a reference (data.reference / data.pair); then _clean.png,
+the PSNR / SSIM of metrics.jsonl and the summary, and psnr.png are against
+it. A reference is never fitted: fit_images gets it as `clean` beside the
+`measurements`, for the metrics only.
 """
 
 import json
@@ -25,6 +32,7 @@ import tempfile
 from absl import logging
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dd_jax import fitting
 from dd_jax import models
@@ -59,9 +67,9 @@ def run(config, workdir: str) -> dict:
   try:
     with interrupt.catching(), checkpoint.session(session.directory,
                                                   session.every_s):
-      result = engine.fit_images(config, clean=inputs.clean,
-                                 measurements=inputs.given,
-                                 names=inputs.names, callback=metrics.append)
+      result = engine.fit_images(config, names=inputs.names,
+                                 callback=metrics.append,
+                                 **fit_inputs(config, inputs))
   except interrupt.Interrupted as e:
     e.summary = write_results(workdir, e.result, inputs, interrupted=e)
     workdir_lib.finish(workdir, 'interrupted')
@@ -72,6 +80,46 @@ def run(config, workdir: str) -> dict:
   if jax.process_index() > 0:
     shutil.rmtree(workdir, ignore_errors=True)
   return summary
+
+
+def run_variants(configs, workdirs) -> list[dict]:
+  """`run(configs[v], workdirs[v])` for every v, fitted as ONE
+  `engine.fit_variants` call: the configs must be equal but for
+  `engine.ENTRY_FIELDS` (`engine.variant_groups`). Each workdir gets the
+  files a run of its config alone writes (metrics.jsonl, PNGs, summary).
+  No checkpoint is kept: an interrupted group ends 'interrupted' with the
+  results so far and is fitted again when resumed (the sweep resumes runs).
+  Several processes: the runs are made one after another."""
+  if len(configs) == 1 or jax.process_count() > 1:
+    return [run(c, w) for c, w in zip(configs, workdirs)]
+  engine.check_variants(configs)
+  inputs = [validate(c) for c in configs]
+  plans = [check_workdir(c, w, i.names)
+           for c, w, i in zip(configs, workdirs, inputs)]
+  logs = []
+  for plan, c, w in zip(plans, configs, workdirs):
+    workdir_lib.start(plan, config_json(c))
+    logs.append(writers.MetricsLog(os.path.join(w, 'metrics.jsonl')))
+
+  def log(record):
+    for v, m in enumerate(logs):
+      m.append(engine.split_record(record, v))
+
+  try:
+    with interrupt.catching():
+      results = engine.fit_variants(configs, names=inputs[0].names,
+                                    callback=log,
+                                    **fit_inputs(configs[0], inputs[0]))
+  except interrupt.Interrupted as e:
+    for v, w in enumerate(workdirs):
+      write_results(w, e.result[v], inputs[v], interrupted=e)
+      workdir_lib.finish(w, 'interrupted')
+    raise
+  summaries = []
+  for res, inp, w in zip(results, inputs, workdirs):
+    summaries.append(write_results(w, res, inp))
+    workdir_lib.finish(w)
+  return summaries
 
 
 def _every_s(config) -> float:
@@ -136,7 +184,32 @@ def check_workdir(config, workdir: str, names) -> workdir_lib.Plan:
       resume=bool(out.get('resume', False)),
       outputs=writers.output_files(
           names, ema, int(config.fit.get('ensemble', 1)) > 1,
-          engine.is_complex(config)))
+          engine.is_complex(config), mask=config.operator.name == 'mask'))
+
+
+def fit_inputs(config, inputs) -> dict:
+  """`engine.fit_images`'s clean, measurements and operator for `inputs`.
+
+  The operator is the engine's default (built per shape from the config)
+  unless it is found in the frame (`operators.from_frame`: operator.mask.
+  kind='auto_text'): then it is built here from the run's one input, the
+  given measurement or the loaded image (whose measurement is then
+  simulated with it), and a given frame is fitted as the operator measures
+  it, masked (y * mask).
+  """
+  out = dict(clean=inputs.clean, measurements=inputs.given)
+  if not operators.from_frame(config.operator):
+    return out
+  given = inputs.given is not None
+  frame = np.asarray((inputs.given if given else inputs.clean)[0])
+  shape = (operators.image_shape_for(config.operator, frame.shape)
+           if given else frame.shape)
+  op = operators.make_operator(config.operator, shape, frame=frame)
+  out['operator'] = op
+  if given:
+    out['measurements'] = [np.asarray(op.forward(jnp.asarray(frame),
+                                                 op.make_aux(None, 0)))]
+  return out
 
 
 def config_json(config) -> str:
@@ -150,6 +223,8 @@ def write_results(workdir: str, result, inputs, interrupted=None) -> dict:
   interrupted: the `interrupt.Interrupted` of a stopped fit, whose result
   holds None for the images not fitted yet; the summary says so."""
   summary = {'images': {}, 'inputs': dict(zip(inputs.names, inputs.sources)),
+             **({} if inputs.references is None else
+                {'references': dict(zip(inputs.names, inputs.references))}),
              'groups': [
                  {'shape': g['shape'], 'images': len(g['images']),
                   'seconds': g['seconds'], 'num_params': g['num_params'],
@@ -160,8 +235,9 @@ def write_results(workdir: str, result, inputs, interrupted=None) -> dict:
   for image in result:
     if image is None:  # Not fitted before the interruption.
       continue
+    op = result.groups[image['group']]['operator']
     summary['images'][image['name']] = writers.write_image_outputs(
-        workdir, image, infos.get(image['name']))
+        workdir, image, infos.get(image['name']), mask=op.name == 'mask')
     steps, psnr, _ = image['history']
     histories[image['name']] = (steps, psnr if psnr is not None else
                                 image['history_loss'])
@@ -196,8 +272,16 @@ def validate(config) -> inputs_lib.Inputs:
     inputs = inputs_lib.load_inputs(config)
     simulate = inputs.given is None
     arrays = inputs.clean if simulate else inputs.given
+    frame = None
+    if operators.from_frame(config.operator):
+      frame = arrays[0]
+      if len(arrays) > 1:
+        raise UserError(
+            f"operator.mask.kind='auto_text' fits one frame per run (each "
+            f"frame's mask is found in its own pixels); got {len(arrays)} "
+            f"inputs ({', '.join(inputs.names)}): run them one by one.")
     for shape in dict.fromkeys(tuple(a.shape) for a in arrays):
-      check_shape(config, shape, simulate)
+      check_shape(config, shape, simulate, frame=frame)
   except UserError as e:
     raise UserError(str(e)) from None  # No chained traceback to show.
   return inputs
@@ -235,6 +319,7 @@ def check_settings(config):
     _count('optim.decay_every', optim.get('decay_every', 1), 1)
   models.size_multiple(config.model)  # Unknown model.name fails here.
   models.get_output(config.model.get('output', 'sigmoid'))
+  operators.from_frame(config.operator)  # auto_text settings
   factor = operators.scale_factor(config.operator)
   if factor < 1:
     raise UserError(f'operator.downsample.factor must be >= 1, got {factor}.')
@@ -249,9 +334,10 @@ def check_settings(config):
                     'only; use fit.stop=budget with --coordinator.')
 
 
-def check_shape(config, shape, simulate: bool):
+def check_shape(config, shape, simulate: bool, frame=None):
   """Builds the model and operator for images (simulate) or measurements
-  of `shape` and traces one fit step on them, without running it."""
+  of `shape` and traces one fit step on them, without running it. frame:
+  the input an operator found in the frame is built from (fit_inputs)."""
   cplx = engine.is_complex(config)
   if simulate:
     image_shape = shape
@@ -260,7 +346,7 @@ def check_shape(config, shape, simulate: bool):
                                             complex_valued=cplx)
   model = models.make_model(config.model, image_shape)
   op = operators.make_operator(config.operator, image_shape,
-                               complex_valued=cplx)
+                               complex_valued=cplx, frame=frame)
   if not simulate and tuple(shape) != tuple(op.measurement_shape):
     raise UserError(
         f'A given measurement of shape {list(shape)} does not fit operator '
@@ -327,6 +413,7 @@ def _check_data(data, multiple: int):
   if not data.get('images') and not data.get('measurement'):
     raise UserError('No images given; set data.images (files, a folder, or '
                     'a built-in name such as astronaut) or data.measurement.')
+  inputs_lib.check_reference_settings(data)
 
 
 def _number(name: str, value) -> float:

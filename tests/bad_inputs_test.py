@@ -22,6 +22,8 @@ from tests.conftest import REPO
 
 BASE = ('--config=configs/denoise.py:test', '--config.data.size=0')
 OK = '--config.data.images={in}/ok.png'
+MEASURED = '--config.data.measurement={in}/ok.png'
+PAIRED = '--config.data.pair=*_real.*:*_mean.*'
 
 # (id, arguments (BASE first unless a --config= is given; {in} = the inputs
 # folder, {wd} = the case's workdir), the workdir's set-up, a part of the
@@ -74,6 +76,23 @@ CASES = [
     ('cs_with_image_measurement', ['--config.data.measurement={in}/ok.png',
                                    '--config.operator.name=cs_gaussian'],
      None, 'image shape'),
+    # References of given measurements (data.reference, data.pair).
+    ('reference_without_measurement', [OK, '--config.data.reference='
+                                           '{in}/ok.png'], None,
+     'data.measurement is not'),
+    ('missing_reference', [MEASURED, '--config.data.reference={in}/nope.png'],
+     None, 'Reference file(s) not found'),
+    ('reference_count_mismatch', [
+        MEASURED, '--config.data.reference={in}/ok.png,{in}/odd.png'], None,
+     'lists 2 image(s) for 1 measurement(s)'),
+    ('reference_of_another_size', [
+        MEASURED, '--config.data.reference={in}/odd.png'], None,
+     'is 12x12x3, but measurement'),
+    ('unpaired_files', ['--config.data.measurement={in}/pairs', PAIRED],
+     None, 'b_real.png (no b_mean.png in'),
+    ('pair_not_two_patterns', ['--config.data.measurement={in}/pairs',
+                               '--config.data.pair=*_real.*'], None,
+     'not two patterns'),
     ('missing_blur_kernel', [OK, '--config.operator.name=blur',
                              '--config.operator.blur.kind={in}/nope.npy'],
      None, 'nope.npy'),
@@ -225,6 +244,9 @@ def make_inputs(folder):
     npy = f.read()
   with open(os.path.join(folder, 'trunc.npy'), 'wb') as f:
     f.write(npy[:100])
+  os.makedirs(os.path.join(folder, 'pairs'))  # b_real.png has no b_mean
+  for name in ('a_real.png', 'a_mean.png', 'b_real.png'):
+    _png(os.path.join(folder, 'pairs', name), ok)
   os.makedirs(os.path.join(folder, 'no_images'))
   with open(os.path.join(folder, 'no_images', 'readme.md'), 'w') as f:
     f.write('no images here\n')

@@ -21,7 +21,8 @@ from tests.conftest import REPO
 EXPERIMENTS = ('table1', 'fig1_compression', 'fig4_fit_noise',
                'prop1_noise_fraction', 'appendix_b', 'fig6_activations',
                'sweep', 'conv_vs_1x1', 'upsampling', 'operators', 'stopping',
-               'rate_distortion', 'spectral_bias')
+               'rate_distortion', 'spectral_bias', 'learned_init',
+               'subtitles', 'search')
 
 
 def test_write_table_csv_and_markdown(tmp_path):
@@ -206,6 +207,40 @@ def test_spectral_bias_probe_splits_the_energies_and_products():
   c.spectrum.bands = 40
   with pytest.raises(UserError, match='hold no frequency'):
     sb.make_bands(c, (32, 32))
+
+
+def test_subtitles_scores_and_settings():
+  """The mask scores against a known pair of masks; the composite pastes
+  the observed pixels back; bad losses and report steps are user errors."""
+  from experiments.subtitles import config as st_config
+  from experiments.subtitles import run as st
+  text = np.zeros((4, 4), bool)
+  text[1:3, 1:3] = True                     # 4 true text pixels
+  observed = np.ones((4, 4), bool)
+  observed[1:3, 1:4] = False                # 6 masked, 4 of them text
+  got = st.mask_scores(observed, text)
+  assert got['iou'] == pytest.approx(4 / 6)
+  assert got['precision'] == pytest.approx(4 / 6) and got['recall'] == 1.0
+  assert got['masked'] == pytest.approx(6 / 16)
+  x = np.full((16, 16, 3), 0.5, np.float32)
+  out = np.zeros_like(x)
+  mask16 = np.ones((16, 16), bool)
+  mask16[:4] = False
+  s = st.scores(out, x, np.zeros((16, 16), bool) | ~mask16, x * mask16[
+      ..., None], mask16)
+  assert s['psnr'] == pytest.approx(10 * np.log10(1 / 0.25), abs=1e-4)
+  assert s['psnr_text'] == pytest.approx(s['psnr'], abs=1e-4)
+  assert s['psnr_composite'] == pytest.approx(10 * np.log10(1 / (0.25 / 4)),
+                                              abs=1e-4)
+  c = st_config.get_config('test')
+  assert st.loss_names(c) == ['mse', 'ms-ssim-l1']
+  assert st.report_steps(c) == [2, 4]
+  c.losses = 'mse,nope'
+  with pytest.raises(UserError, match="Unknown fit.loss 'nope'"):
+    st.loss_names(c)
+  c.report_steps = (3,)
+  with pytest.raises(UserError, match='report_steps: 3 is not a logged'):
+    st.report_steps(c)
 
 
 def test_operators_only_selects_cases():

@@ -6,6 +6,7 @@
   sharding.py  images over devices and processes
   stopping.py  early-stopping rules
   keys.py      the PRNG keys of a fit (root, per image, per use)
+  meta.py      meta-learned initial weights (Reptile over training images)
   engine.py    `fit_images`: the one way to start fits (grouping, keys,
                measurement, stopping, sharding)
 """

@@ -144,7 +144,10 @@ RESUME_FREE = ('output.',)
 
 def config_diff(saved: dict, config: dict, free=RESUME_FREE) -> list[str]:
   """'field: saved -> new' for each config field that differs (flattened
-  dotted names), leaving out fields under the prefixes `free`."""
+  dotted names), leaving out fields under the prefixes `free`, and fields
+  absent from `saved` whose new value is off ('', False, None, empty): a
+  setting added to dd_jax after the run started, left at its off default,
+  does not stop the run from resuming."""
   def flat(d, prefix=''):
     out = {}
     for k, v in d.items():
@@ -158,10 +161,17 @@ def config_diff(saved: dict, config: dict, free=RESUME_FREE) -> list[str]:
   for name in sorted(set(a) | set(b)):
     if any(name.startswith(p) for p in free):
       continue
+    if name not in a and _is_off(b[name]):
+      continue
     if a.get(name, '<absent>') != b.get(name, '<absent>'):
       diffs.append(f'{name}: {a.get(name, "<absent>")!r} -> '
                    f'{b.get(name, "<absent>")!r}')
   return diffs
+
+
+def _is_off(value) -> bool:
+  return value is None or value is False or (
+      isinstance(value, (str, list, tuple)) and len(value) == 0)
 
 
 # ----------------------------------------------------------- a run's session

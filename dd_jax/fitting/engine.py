@@ -14,11 +14,13 @@ its measurement is a reference for the metrics only; the fit never sees it.
 """
 
 import dataclasses
+import json
 import time
 
 from absl import logging
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from dd_jax import models
@@ -159,6 +161,92 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     `history_probe`. It changes nothing in the fit.
   verbose: log each group's header and the fit's log steps.
   """
+  try:
+    return fit_variants(
+        [config], clean=clean, measurements=measurements, names=names,
+        model=model, operator=operator, stopper=stopper, indices=indices,
+        callback=callback, progress=progress, checkpoint=checkpoint,
+        probe=probe, verbose=verbose)[0]
+  except interrupt.Interrupted as e:
+    e.result = e.result[0]
+    raise
+
+
+# The settings in which the configs of one fit_variants call may differ:
+# they change no shape, so each (image, setting) is an entry of the same
+# compiled fit. The learning rate scales each entry's updates (every
+# optimizer's update is linear in it), the jitter std each entry's input
+# noise; seed and noise sigma only change the keys and measurements.
+ENTRY_FIELDS = ('seed', 'optim.lr', 'fit.jitter_std', 'operator.noise.sigma')
+
+
+def _entry_free():
+  return ckpt_lib.RESUME_FREE + ENTRY_FIELDS
+
+
+def variant_groups(configs) -> list[list[int]]:
+  """Indices of `configs` grouped so that each group may be ONE
+  `fit_variants` call: equal but for ENTRY_FIELDS (and output), with the
+  budget stop rule (a config with another stop rule is a group alone)."""
+  groups = []
+  for i, c in enumerate(configs):
+    d = json.loads(c.to_json())
+    for g in groups:
+      first = configs[g[0]]
+      if (_stop(c) == _stop(first) == 'budget' and not ckpt_lib.config_diff(
+          json.loads(first.to_json()), d, free=_entry_free())):
+        g.append(i)
+        break
+    else:
+      groups.append([i])
+  return groups
+
+
+def _stop(config) -> str:
+  return str(config.fit.get('stop', 'budget'))
+
+
+def check_variants(configs):
+  """Refuses configs that cannot be entries of one call (variant_groups)."""
+  if len(configs) < 2:
+    return
+  first = json.loads(configs[0].to_json())
+  for c in configs[1:]:
+    diffs = ckpt_lib.config_diff(first, json.loads(c.to_json()),
+                                 free=_entry_free())
+    if diffs:
+      raise UserError(
+          f'Variants fitted in one call may differ only in '
+          f'{", ".join(ENTRY_FIELDS)}; these differ: {"; ".join(diffs)}. '
+          'Fit them as separate calls (engine.variant_groups).')
+  if any(_stop(c) != 'budget' for c in configs):
+    raise UserError('Variants fitted in one call need fit.stop=budget (a '
+                    'stop rule sees its own measurements); fit them one by '
+                    'one.')
+  if float(configs[0].optim.lr) <= 0:
+    raise UserError(f'optim.lr must be positive, got {configs[0].optim.lr}.')
+
+
+def fit_variants(configs, *, clean=None, measurements=None, names=None,
+                 model=None, operator=None, stopper=None, indices=None,
+                 callback=None, progress=None, checkpoint=None,
+                 probe=None, verbose: bool = True) -> list[FitImagesResult]:
+  """`fit_images` of every config in `configs`, in the same compiled calls.
+
+  The configs may differ only in ENTRY_FIELDS (seed, learning rate, input
+  jitter std, noise sigma; `variant_groups` groups configs that do): each
+  image x config x ensemble member is one entry of one batched fit, entry
+  (j * V + v) * K + m for image j of the group, config v, member m.
+  Returns one FitImagesResult per config, each what `fit_images(configs[v],
+  ...)` returns (the same keys, measurements and steps; the learning rate
+  enters as a scale of the first config's updates, equal to a separate fit
+  up to rounding). Arguments: those of `fit_images`; the callback's records
+  carry 'variants' (V). On a stop request `interrupt.Interrupted.result`
+  is the list of results so far.
+  """
+  configs = list(configs)
+  config, nv = configs[0], len(configs)
+  check_variants(configs)
   if clean is None and measurements is None:
     raise ValueError('Give clean images, measurements or both.')
   n = len(clean if measurements is None else measurements)
@@ -173,8 +261,9 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     shapes = [_image_shape(config, operator, np.shape(y))
               for y in measurements]
   shard = bool((config.get('mesh') or {}).get('shard', True))
-  root = keys_lib.root_key(config.get('seed', 0))
-  out, groups, t0 = [None] * n, [], time.time()
+  roots = [keys_lib.root_key(c.get('seed', 0)) for c in configs]
+  outs, groups = [[None] * n for _ in configs], [[] for _ in configs]
+  t0 = time.time()
   if checkpoint is None and ckpt_lib.current() is not None:
     checkpoint = ckpt_lib.current().next()  # a launcher's run: resumable
   per_call = int(config.fit.get('images_per_call', 0))
@@ -183,6 +272,12 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
   if members < 1 or reduce not in REDUCERS:
     raise UserError(f'fit.ensemble must be >= 1 and fit.ensemble_reduce one '
                     f'of {list(REDUCERS)}; got {members}, {reduce!r}.')
+  hparams, fit_cfg = _entry_settings(configs, members)
+
+  def results():
+    return [FitImagesResult(images=o, groups=g, seconds=time.time() - t0)
+            for o, g in zip(outs, groups)]
+
   for gi, (shape, idx) in enumerate(calls(shapes, per_call)):
     spec = _make(model, 'model', lambda s: models.make_model(config.model, s),
                  shape)
@@ -191,41 +286,53 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
                    config.operator, s, complex_valued=is_complex(config)),
                shape)
     cplx = bool(getattr(op, 'complex_valued', False))
-    ks = jnp.stack([keys_lib.image_key(root, indices[i]) for i in idx])
-    k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
-        keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
-    # Ensemble members are entries of the same batched fit that differ only
-    # in their fit key: entry j * K + m is member m of the group's image j.
-    k_fit = jnp.stack([keys_lib.member_key(k, m) for k in k_fit
-                       for m in range(members)])
-    auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
     xs = (None if clean is None else
           jnp.asarray(np.stack([np.asarray(clean[i]) for i in idx])))
-    if simulate:
-      ys = jax.jit(jax.vmap(lambda k, x, a: operators.measure(
-          k, x, op, a, config.operator)))(k_noise, xs, auxs)
-    else:
-      ys = jnp.asarray(np.stack([np.asarray(measurements[i]) for i in idx]))
+    k_fits, auxs_v, ys_v = [], [], []
+    for v, c in enumerate(configs):  # Each config's keys and measurements.
+      ks = jnp.stack([keys_lib.image_key(roots[v], indices[i]) for i in idx])
+      k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
+          keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
+      auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
+      if simulate:
+        ys = jax.jit(jax.vmap(lambda k, x, a, o=c.operator: operators.measure(
+            k, x, op, a, o)))(k_noise, xs, auxs)
+      else:
+        ys = jnp.asarray(np.stack([np.asarray(measurements[i])
+                                   for i in idx]))
+      k_fits.append(k_fit)
+      auxs_v.append(auxs)
+      ys_v.append(ys)
+    # Entry (j * V + v) * K + m: image j, config v, ensemble member m, which
+    # differ only in their fit key (keys_lib.member_key).
+    by_entry = lambda per_v: jax.tree.map(
+        lambda *a: jnp.stack(a, 1).reshape(-1, *a[0].shape[1:]), *per_v)
+    k_fit = by_entry(k_fits)
+    k_fit = jnp.stack([keys_lib.member_key(k, m) for k in k_fit
+                       for m in range(members)])
+    auxs, ys = by_entry(auxs_v), by_entry(ys_v)
     mesh = sharding.make_mesh() if shard else None
     z0 = spec.init_input(jax.random.key(0), ys[0])
     info = dict(shape=list(shape), images=list(idx),
                 num_params=_num_params(spec, z0), operator=op,
                 devices=mesh.size if shard else 1,
-                processes=jax.process_count(), sharded=shard)
+                processes=jax.process_count(), sharded=shard, variants=nv)
     if verbose:
       logging.info(
-          '[fit] group %d: %d image(s) %s, operator %s, %s, %s parameters, '
-          '%d steps, %s', gi, len(idx), 'x'.join(map(str, shape)), op.name,
-          spec.describe(), f'{info["num_params"]:,}', int(config.fit.steps),
-          _where(info))
+          '[fit] group %d: %d image(s) %s%s, operator %s, %s, %s parameters, '
+          '%d steps, %s', gi, len(idx), 'x'.join(map(str, shape)),
+          f' x {nv} settings' if nv > 1 else '', op.name, spec.describe(),
+          f'{info["num_params"]:,}', int(config.fit.steps), _where(info))
       logging.info('[fit] model of group %d:\n%s', gi,
                    models.summary_table(spec, z0))
     weights = (None if op.weight is None else
-               jax.vmap(op.weight, axis_size=len(idx))(auxs))
+               jax.vmap(op.weight, axis_size=len(idx) * nv)(auxs))
     rep = lambda tree: jax.tree.map(lambda a: jnp.repeat(a, members, 0), tree)
     ys_e, auxs_e, weights_e = rep(ys), rep(auxs), rep(weights)
-    xs_e = None if xs is None else rep(xs)
-    s_key = keys_lib.stopper_key(root, gi)
+    xs_e = None if xs is None else jnp.repeat(xs, nv * members, 0)
+    hp_e = None if hparams is None else {
+        k: np.tile(v, len(idx)) for k, v in hparams.items()}
+    s_key = keys_lib.stopper_key(roots[0], gi)
     if stopper is None:
       rule, weights_e = stopping.make_stopper(
           config.fit, config.operator, op, ys_e, auxs_e, weights_e,
@@ -239,43 +346,84 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
     try:
       res = sharding.fit(
           k_fit, spec, op.forward, ys_e, auxs_e, optim_cfg=config.optim,
-          fit_cfg=config.fit, clean=xs_e, weights=weights_e, stopper=rule,
+          fit_cfg=fit_cfg, clean=xs_e, weights=weights_e, stopper=rule,
           callback=_on_record(callback, progress, gi,
-                              [names[i] for i in idx], shape),
+                              [names[i] for i in idx], shape, nv),
           verbose=verbose, mesh=mesh, shard=shard, checkpoint=group_ckpt,
-          probe=probe,
+          probe=probe, hparams=hp_e,
           psnr_fn=metrics.magnitude_psnr if cplx else metrics.psnr)
     except interrupt.Interrupted as e:
       res, stopped = e.result, e
     info['seconds'] = res.seconds
     info['compile_s'] = getattr(res, 'compile_s', 0.0)
     info['steps_run'] = res.steps_run
-    groups.append(info)
-    for j, i in enumerate(idx):
-      out[i] = _record(res, j * members, names[i], gi, None if xs is None
-                       else np.asarray(xs[j]), np.asarray(ys[j]), auxs_e,
-                       spec, cplx)
-      if members > 1:
-        out[i] = _ensemble(out[i], res, j, members, reduce)
+    for v in range(nv):
+      groups[v].append(dict(info))
+      for j, i in enumerate(idx):
+        start = (j * nv + v) * members
+        outs[v][i] = _record(res, start, names[i], gi, None if xs is None
+                             else np.asarray(xs[j]), np.asarray(ys_v[v][j]),
+                             auxs_e, spec, cplx)
+        if members > 1:
+          outs[v][i] = _ensemble(outs[v][i], res, start, members, reduce)
     if stopped is not None:
-      stopped.result = FitImagesResult(images=out, groups=groups,
-                                       seconds=time.time() - t0)
+      stopped.result = results()
       raise stopped
-  return FitImagesResult(images=out, groups=groups, seconds=time.time() - t0)
+  return results()
+
+
+def split_record(record: dict, v: int) -> dict:
+  """The log record of config v of a `fit_variants` call (its per-entry
+  lists cut to its entries), as a fit of that config alone reports it."""
+  nv = int(record.get('variants', 1))
+  if nv == 1:
+    return record
+  out = {k: val for k, val in record.items() if k != 'variants'}
+  n = len(record['loss'])
+  k = n // (len(record['images']) * nv)  # ensemble members
+  keep = [(j * nv + v) * k + m for j in range(len(record['images']))
+          for m in range(k)]
+  for key, val in record.items():
+    if isinstance(val, (list, tuple)) and len(val) == n and key != 'images':
+      out[key] = [val[e] for e in keep]
+  return out
+
+
+def _entry_settings(configs, members: int):
+  """(hparams, fit section): the per-entry settings `[V * K]` (one config v
+  after another, each repeated for its K members; tiled over the images by
+  the caller) that differ between the configs, None when none does, and the
+  fit section to compile (its jitter std the largest, so that the jittered
+  step is compiled when any entry jitters)."""
+  config = configs[0]
+  if len(configs) == 1:
+    return None, config.fit
+  hp = {}
+  lrs = [float(c.optim.lr) for c in configs]
+  if len(set(lrs)) > 1:
+    hp['lr_scale'] = np.repeat(np.asarray(lrs, np.float32) /
+                               np.float32(lrs[0]), members)
+  stds = [float(c.fit.jitter_std) for c in configs]
+  fit_cfg = config.fit
+  if len(set(stds)) > 1:
+    hp['jitter_std'] = np.repeat(np.asarray(stds, np.float32), members)
+    fit_cfg = ml_collections.ConfigDict(config.fit.to_dict())
+    fit_cfg.jitter_std = max(stds)
+  return hp or None, fit_cfg
 
 
 REDUCERS = {'mean': np.mean, 'median': np.median}
 
 
-def _ensemble(rec: dict, res, j: int, members: int, reduce: str) -> dict:
+def _ensemble(rec: dict, res, start: int, members: int, reduce: str) -> dict:
   """Member 0's record `rec` turned into the ensemble's: restored is the
   mean (or median) of the members' outputs, `std` their per-pixel standard
   deviation, `members` / `member_psnr` / `member_ssim` each member's. The
   history, losses and params stay member 0's."""
-  outs = np.asarray(res.restored[j * members:(j + 1) * members])
+  outs = np.asarray(res.restored[start:start + members])
   rec = dict(rec, restored=REDUCERS[reduce](outs, axis=0).astype(np.float32),
              members=outs, std=outs.std(axis=0), ensemble_reduce=reduce,
-             finite=bool(np.all(res.alive[j * members:(j + 1) * members])))
+             finite=bool(np.all(res.alive[start:start + members])))
   x, c = rec['clean'], rec['complex_valued']
   if x is not None:
     rec['psnr'], rec['ssim'] = psnr(rec['restored'], x, c), ssim(
@@ -303,16 +451,19 @@ def _where(info) -> str:
   return f'sharded over {info["devices"]} device(s){procs}'
 
 
-def _on_record(callback, progress, gi, names, shape):
+def _on_record(callback, progress, gi, names, shape, variants: int = 1):
   last = [0]
+  what = f'{len(names)} image(s) {shape[0]}x{shape[1]}' + (
+      f' x {variants} settings' if variants > 1 else '')
 
   def on_record(record):
     if progress is not None:
-      progress.update((record['step'] - last[0]) * len(names),
-                      f'{len(names)} image(s) {shape[0]}x{shape[1]}')
+      progress.update((record['step'] - last[0]) * len(names) * variants,
+                      what)
     last[0] = record['step']
     if callback is not None:
-      callback({'group': gi, 'images': names, **record})
+      extra = {'variants': variants} if variants > 1 else {}
+      callback({'group': gi, 'images': names, **extra, **record})
 
   return on_record
 

@@ -94,7 +94,8 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
         verbose: bool = True, chunk_fn=None, weights=None,
         stopper=None, progress_s: float = 2.0, progress_log_s: float = 20.0,
         clock: Callable[[], float] = time.perf_counter,
-        checkpoint=None, probe=None, psnr_fn=None) -> FitResult:
+        checkpoint=None, probe=None, psnr_fn=None,
+        hparams=None) -> FitResult:
   """Fits one decoder per image to measurements `ys [N, ...]`.
 
   keys: `[N]` per-image keys (params init, input B0, jitter noise). Fitting
@@ -127,6 +128,8 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
     array, any fixed shape) is recorded as `record['probe']`: one nested
     list per image (JSON, like the rest of the record). It reads the state
     only: a fit is bit-identical with and without it.
+  hparams: optional per-entry settings {'lr_scale', 'jitter_std'}: `[N]`
+    arrays (step.make_step's batch['hp']; engine.fit_variants).
   """
   from dd_jax.inverse import losses as losses_lib
   opts = fit_cfg if isinstance(fit_cfg, FitOptions) else fit_options(fit_cfg)
@@ -158,6 +161,8 @@ def fit(keys: jax.Array, spec, forward_fn, ys, auxs, *,
   batch = {'z': zs, 'y': jnp.asarray(ys), 'aux': auxs}
   if weights is not None:
     batch['weight'] = jnp.asarray(weights)
+  if hparams:
+    batch['hp'] = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
   if place is not None:
     state, batch = place(state), place(batch)
     zs = batch['z']

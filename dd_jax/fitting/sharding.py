@@ -143,6 +143,8 @@ def fit(keys, spec, forward_fn, ys, auxs, *, mesh: Mesh | None = None,
                     'only; use fit.stop=budget with --coordinator.')
   if kwargs.get('weights') is not None:
     kwargs['weights'] = take(kwargs['weights'])
+  if kwargs.get('hparams'):
+    kwargs['hparams'] = take(kwargs['hparams'])
   history = []
 
   def gathered(record):  # Every process logs the same steps: safe to gather.

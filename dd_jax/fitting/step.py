@@ -107,25 +107,39 @@ def init_extras(opts: FitOptions, params, out) -> dict:
   return extras
 
 
-def jitter_std_at(opts: FitOptions, step):
-  """std at step i: std0 * decay^(i // every + 1) (the decay fires at i = 0)."""
-  return opts.jitter_std * opts.jitter_decay ** (step // opts.jitter_decay_every
-                                                 + 1)
+def jitter_std_at(opts: FitOptions, step, std0=None):
+  """std at step i: std0 * decay^(i // every + 1) (the decay fires at i = 0);
+  std0: this entry's (batch['hp']['jitter_std']), default opts.jitter_std."""
+  std0 = opts.jitter_std if std0 is None else std0
+  return std0 * opts.jitter_decay ** (step // opts.jitter_decay_every + 1)
+
+
+def _jittered(opts: FitOptions, state, batch):
+  """The input z of this step: with its jitter noise when opts.jitter_std
+  > 0 (the largest of the batch's entries; each entry's own std from
+  batch['hp'] when given: an entry with std 0 gets z itself)."""
+  z = batch['z']
+  if opts.jitter_std > 0:
+    noise = jax.random.normal(jax.random.fold_in(state.key, state.step),
+                              z.shape, z.dtype)
+    std0 = batch.get('hp', {}).get('jitter_std')
+    z = z + jitter_std_at(opts, state.step, std0) * noise
+  return z
 
 
 def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
   """One fit step on ONE image: `step(state, batch) -> (state, loss)`.
 
   apply_fn(params, z) -> image; forward_fn(image, aux) -> measurement;
-  loss_fn(pred, y) -> scalar; batch = {'z', 'y', 'aux'}.
+  loss_fn(pred, y) -> scalar; batch = {'z', 'y', 'aux'} and optionally
+  'weight' (loss weights) and 'hp', this entry's own settings of a batch of
+  variants (engine.fit_variants): 'lr_scale' (its learning rate over the
+  optimizer's: every optimizer's update is linear in the learning rate) and
+  'jitter_std'.
   """
 
   def step(state: FitState, batch):
-    z = batch['z']
-    if opts.jitter_std > 0:
-      noise = jax.random.normal(jax.random.fold_in(state.key, state.step),
-                                z.shape, z.dtype)
-      z = z + jitter_std_at(opts, state.step) * noise
+    z = _jittered(opts, state, batch)
 
     def loss_of(params):
       image = apply_fn(params, z)
@@ -137,6 +151,8 @@ def make_step(apply_fn, forward_fn, loss_fn, tx, opts: FitOptions):
     (loss, (image, pred)), grads = jax.value_and_grad(loss_of, has_aux=True)(
         state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    if 'lr_scale' in batch.get('hp', {}):
+      updates = jax.tree.map(lambda u: u * batch['hp']['lr_scale'], updates)
     params = optax.apply_updates(state.params, updates)
     alive = state.alive & jnp.isfinite(loss)
     keep = lambda new, old: jax.tree.map(
@@ -180,11 +196,7 @@ def make_final_check(apply_fn, forward_fn, loss_fn, opts: FitOptions):
   def final(state: FitState, batch):
     if state.best_pending is None:
       return state
-    z = batch['z']
-    if opts.jitter_std > 0:
-      noise = jax.random.normal(jax.random.fold_in(state.key, state.step),
-                                z.shape, z.dtype)
-      z = z + jitter_std_at(opts, state.step) * noise
+    z = _jittered(opts, state, batch)
     pred = forward_fn(apply_fn(state.params, z), batch['aux'])
     loss = (loss_fn(pred, batch['y'], batch['weight']) if 'weight' in batch
             else loss_fn(pred, batch['y']))

@@ -11,6 +11,11 @@ defaults; an unknown field fails with the list of valid ones.
 Measurements that are not images: compressive sensing gives a vector `[M]`;
 MRI gives k-space with real/imag on a trailing axis (see mri.py).
 
+Masks found in the corrupted frame (operator.mask.kind='auto_text', subtitle
+removal): `make_operator(..., frame=y)` hands the frame of ONE image to the
+builder, so such an operator is one image's (`from_frame` says when a config
+needs it; dd_jax.run builds it from its input).
+
 Complex images (data.complex): `make_operator(..., complex_valued=True)`
 builds an entry with `takes_complex` for the complex image and wraps it
 (`base.complex_images`) to take the real/imaginary channel pairs
@@ -37,7 +42,7 @@ from dd_jax.inverse.base import Operator
 
 __all__ = ['Operator', 'OPERATORS', 'SECTIONS', 'make_operator', 'measure',
            'scale_factor', 'image_shape_for', 'check_given_measurement',
-           'noise_settings', 'compose_ops']
+           'noise_settings', 'compose_ops', 'from_frame']
 
 
 def compose_ops(ops: str = '') -> tuple[str, ...]:
@@ -67,16 +72,19 @@ class Entry:
   ignore: fields of a shared section this builder does not take.
   takes_complex: its forward is complex-linear, so it also measures complex
     images (data.complex).
+  takes_frame: `build(image_shape, frame, **section)` takes the corrupted
+    frame of one image (positional) for settings that read it (auto_text).
   """
   build: Callable[..., Operator]
   section: str | None = None
   ignore: tuple[str, ...] = ()
   takes_complex: bool = False
+  takes_frame: bool = False
 
 
 OPERATORS: dict[str, Entry] = {
     'identity': Entry(base.identity),
-    'mask': Entry(inpaint.mask, 'mask'),
+    'mask': Entry(inpaint.mask, 'mask', takes_frame=True),
     'downsample': Entry(superres.downsample, 'downsample'),
     'blur': Entry(blur.blur, 'blur'),
     'cs_gaussian': Entry(cs.gaussian, 'cs'),
@@ -127,7 +135,7 @@ def _names(op_cfg) -> tuple[str, ...]:
   return compose_ops(settings(op_cfg, 'compose')['ops'])
 
 
-def _build(name, op_cfg, image_shape) -> Operator:
+def _build(name, op_cfg, image_shape, frame=None) -> Operator:
   if name not in OPERATORS:
     raise UserError(f'Unknown operator.name {name!r}; choose one of '
                     f'{sorted(OPERATORS)}.')
@@ -146,23 +154,45 @@ def _build(name, op_cfg, image_shape) -> Operator:
     return entry.build(tuple(image_shape))
   kwargs = {k: v for k, v in settings(op_cfg, entry.section).items()
             if k not in entry.ignore}
-  return entry.build(tuple(image_shape), **kwargs)
+  args = (frame,) if entry.takes_frame else ()
+  return entry.build(tuple(image_shape), *args, **kwargs)
 
 
-def make_operator(op_cfg, image_shape, *,
-                  complex_valued: bool = False) -> Operator:
+def make_operator(op_cfg, image_shape, *, complex_valued: bool = False,
+                  frame=None) -> Operator:
   """Builds `OPERATORS[op_cfg.name]` for images of `image_shape`.
 
   complex_valued: the images are complex, `image_shape` `[H, W, 2C]` their
   real/imaginary channel pairs (data.complex); the operator measures the
   complex image `[H, W, C]`.
+  frame: the corrupted frame `[H, W, C]` of the ONE image the operator is
+  for, read by settings that find the operator in it (`from_frame`).
   """
   _check_fields(op_cfg)
   if not complex_valued:
-    return _build(op_cfg.name, op_cfg, image_shape)
+    return _build(op_cfg.name, op_cfg, image_shape, frame)
   check_complex(op_cfg)
   h, w, c = image_shape
   return base.complex_images(_build(op_cfg.name, op_cfg, (h, w, c // 2)))
+
+
+def from_frame(op_cfg) -> bool:
+  """Whether `op_cfg`'s operator is found in each image's corrupted frame
+  (operator.mask.kind='auto_text'): then it is one image's, built with
+  `make_operator(..., frame=...)`. Checks those settings (UserError)."""
+  names = _names(op_cfg)
+  if 'mask' not in names:
+    return False
+  m = settings(op_cfg, 'mask')
+  if m['kind'] != 'auto_text':
+    return False
+  if op_cfg.name != 'mask':
+    raise UserError("operator.mask.kind='auto_text' finds the mask in the "
+                    "corrupted frame, so it needs operator.name='mask'; got "
+                    f"{op_cfg.name!r}.")
+  inpaint.check_auto_text(**{k: v for k, v in m.items()
+                             if k.startswith('auto_')})
+  return True
 
 
 def complex_names() -> list[str]:

@@ -426,7 +426,7 @@ def load_mask(path: str, hw: tuple[int, int]) -> np.ndarray:
   if not os.path.isfile(path):
     raise UserError(
         f"Mask file not found: {path!r}. operator.mask.kind takes 'random', "
-        f"'block', 'text' or a path to a mask image.")
+        f"'block', 'text', 'auto_text' or a path to a mask image.")
   m = _observed(_read_file(path))
   cropped = m.shape != tuple(hw)
   if cropped:

@@ -125,12 +125,15 @@ def save_image(workdir: str, name: str, kind: str, img, info=None,
   write_npy(f'{base}.npy', z[..., 0] if z.shape[-1] == 1 else z)
 
 
-def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
+def write_image_outputs(workdir: str, image: dict, info=None, *,
+                        mask: bool = False) -> dict:
   """<name>_corrupted / _restored / _clean / _ema.png of one engine record
   (`save_image`: complex images as magnitude, phase and .npy), at the
   input's bit depth and with its alpha (`info`, an `images.ImageInfo`);
-  returns its summary entry (PSNRs, SSIM, complex errors, finite,
-  stop_step)."""
+  with `mask` (inpainting) <name>_mask.png, the mask the fit used (its
+  aux['mask']; white = observed, so it can be given back as
+  operator.mask.kind). Returns its summary entry (PSNRs, SSIM, complex
+  errors, finite, stop_step; observed, the mask's observed fraction)."""
   name, x, y = image['name'], image['clean'], image['y']
   cplx = bool(image.get('complex_valued', False))
 
@@ -141,6 +144,10 @@ def write_image_outputs(workdir: str, image: dict, info=None) -> dict:
     png('corrupted', y)
   png('restored', image['restored'])
   rec = {}
+  if mask:
+    m = np.asarray(image['aux']['mask'], np.float32)
+    data_lib.save_png(os.path.join(workdir, f'{name}_mask.png'), m)
+    rec['observed'] = float(m.mean())
   if x is not None:
     png('clean', x)
     rec['psnr_restored'], rec['ssim_restored'] = image['psnr'], image['ssim']
@@ -239,12 +246,14 @@ def write_ema_output(workdir: str, image: dict, info=None) -> dict:
 
 
 def output_files(names, ema: bool = False, ensemble: bool = False,
-                 complex_valued: bool = False) -> list[str]:
+                 complex_valued: bool = False, mask: bool = False
+                 ) -> list[str]:
   """The files `write_image_outputs` and `finish` may write for `names`."""
   kinds = ('clean', 'corrupted', 'restored') + (('ema',) if ema else ())
   ends = (('_magnitude.png', '_phase.png', '.npy') if complex_valued
           else ('.png',))
-  extra = ('std.npy', 'std.png', 'calibration.png') if ensemble else ()
+  extra = (('std.npy', 'std.png', 'calibration.png') if ensemble else ()) + (
+      ('mask.png',) if mask else ())
   return (['metrics.jsonl', 'summary.json', 'summary.txt', 'psnr.png'] +
           [f'{n}_{kind}{e}' for n in names for kind in kinds for e in ends] +
           [f'{n}_{e}' for n in names for e in extra])

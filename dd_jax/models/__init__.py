@@ -5,12 +5,15 @@
   layers.py       1x1 / p x p convs, channel norm, the fused hidden layer
   upsample.py     upsampling kinds (fixed stencils, resizers, learned)
   activations.py  activation functions and output nonlinearities by name
+  pretrained.py   saved initial weights (model.init_from): save, load, start
 
   base.py         `ImageModel` (what the fit engine needs), param_count,
                   summary_table
 
 The models are Flax linen modules (`DeepDecoder`, `Dip`); `MODELS` maps
-`config.model.name` to one, `make_model(config.model, image_shape)` builds it.
+`config.model.name` to one, `make_model(config.model, image_shape)` builds it
+(a `Pretrained` wrapper of it when `config.model.init_from` names saved
+weights).
 """
 
 from typing import Sequence
@@ -22,11 +25,13 @@ from dd_jax.models.activations import (ACTIVATIONS, OUTPUTS, get_activation,
 from dd_jax.models.base import ImageModel, param_count, summary_table
 from dd_jax.models.decoder import DeepDecoder, GAMMA_INITS, INPUT_KINDS
 from dd_jax.models.dip import Dip
+from dd_jax.models import pretrained
+from dd_jax.models.pretrained import Pretrained, load_init, save_init
 
 __all__ = ['ACTIVATIONS', 'DIP_SHARED', 'Dip', 'DeepDecoder', 'GAMMA_INITS',
-           'INPUT_KINDS', 'ImageModel', 'MODELS', 'OUTPUTS', 'get_activation',
-           'get_output', 'make_model', 'param_count', 'size_multiple',
-           'summary_table']
+           'INPUT_KINDS', 'ImageModel', 'MODELS', 'OUTPUTS', 'Pretrained',
+           'get_activation', 'get_output', 'load_init', 'make_model',
+           'param_count', 'save_init', 'size_multiple', 'summary_table']
 
 MODELS = {
     'deep_decoder': DeepDecoder,
@@ -34,8 +39,9 @@ MODELS = {
 }
 
 # config.model entries that are not fields of the DeepDecoder: k and depth
-# are shortcuts for channels (k,) * (depth + 1).
-_DECODER_EXTRA = ('name', 'k', 'depth', 'channels')
+# are shortcuts for channels (k,) * (depth + 1); init_from names saved
+# initial weights (pretrained.py).
+_DECODER_EXTRA = ('name', 'k', 'depth', 'channels', 'init_from')
 # Dip's fields shared with the deep decoder's section of config.model.
 DIP_SHARED = ('upsample', 'activation', 'leaky_slope', 'input_scale',
               'input_kind', 'output')
@@ -64,8 +70,17 @@ def _typed(cls, kwargs):
 def make_model(cfg, image_shape: Sequence[int]):
   """The module `MODELS[cfg.name]` for images `[H, W, C]` from `config.model`.
 
-  Unknown fields of the section fail with the list of valid ones.
+  Unknown fields of the section fail with the list of valid ones. With
+  `cfg.init_from` (a saved init's folder) the module is wrapped in a
+  `Pretrained` that starts from those weights, checked against it here.
   """
+  module = _make_module(cfg, image_shape)
+  if cfg.get('init_from'):
+    return pretrained.pretrained(module, str(cfg.init_from))
+  return module
+
+
+def _make_module(cfg, image_shape):
   cls = _model_class(cfg)
   shape = dict(out_channels=int(image_shape[2]),
                output_hw=(int(image_shape[0]), int(image_shape[1])))

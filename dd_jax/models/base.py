@@ -37,8 +37,9 @@ def param_count(variables: Any) -> int:
 
 
 def summary_table(model, z: jax.Array) -> str:
-  """nn.tabulate's per-layer table of `model` on the input z (shapes only)."""
+  """nn.tabulate's per-layer table of `model` on the input z (shapes only;
+  of the module inside a wrapper such as `Pretrained`)."""
   import flax.linen as nn
-  return nn.tabulate(model, jax.random.key(0), depth=None,
+  return nn.tabulate(getattr(model, 'module', model), jax.random.key(0), depth=None,
                      console_kwargs={'width': 120, 'force_terminal': False,
                                      'no_color': True})(z)

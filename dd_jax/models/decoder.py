@@ -198,6 +198,16 @@ class DeepDecoder(nn.Module):
     """Raises UserError for settings the decoder cannot run."""
     _check(self)
 
+  def scale_invariant(self) -> tuple[str, ...]:
+    """The layers whose weights `w` the output does not depend on up to a
+    positive scale per output channel (up to the norm's eps): each hidden
+    layer's, when a channel norm follows it with only linear maps and a
+    positively homogeneous activation (relu, leaky_relu) in between."""
+    if not self.norm or not (self.norm_before_act or
+                             self.activation in ('relu', 'leaky_relu')):
+      return ()
+    return tuple(f'layer_{i}' for i in range(self.depth))
+
   def describe(self) -> str:
     return (f'deep decoder channels {tuple(self.channels)}, {self.conv_size}x'
             f'{self.conv_size} convs, {self.upsample} upsampling')

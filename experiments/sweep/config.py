@@ -38,6 +38,9 @@ def get_config(arg=None):
   c.overrides = ml_collections.FieldReference(
       [dict(o) for o in (TEST_OVERRIDES if preset == 'test' else OVERRIDES)],
       field_type=object)
+  # Runs that differ only in seed, optim.lr, fit.jitter_std or
+  # operator.noise.sigma fit as ONE compiled call (engine.fit_variants).
+  c.one_call = True
   c.output = ml_collections.ConfigDict(
       {'overwrite': False, 'allow_other_files': False, 'resume': False})
   return c

@@ -7,7 +7,10 @@ Each run writes its usual workdir (<workdir>/<index>_<name>/); the sweep
 writes sweep.csv/.md (mean and per-image PSNR/SSIM, parameters, seconds per
 override), rebuilt after every run from the finished ones, and sweep.png
 (mean PSNR per override). Every override is applied and validated before the
-first run. With --config.output.resume=True an interrupted sweep continues:
+first run. Runs whose configs differ only in seed, learning rate, input
+jitter std or noise sigma (engine.ENTRY_FIELDS) are fitted as ONE compiled
+call (run.run_variants; --config.one_call=False: one call per run). With
+--config.output.resume=True an interrupted sweep continues:
 a run whose folder holds a finished run of the same config is kept, the
 others are (re)run.
 """
@@ -22,24 +25,32 @@ import numpy as np
 from dd_jax import experiment as ex
 from dd_jax import run as run_lib
 from dd_jax.errors import UserError
+from dd_jax.fitting import engine
 from dd_jax.io import tables
 from dd_jax.io import workdir as workdir_lib
 from dd_jax.io import writers
 
 
+def parse_literal(value, field: str, kind: str, example: str):
+  """`value`, or its text read as JSON or a Python literal (a UserError
+  naming `field`, the `kind` expected and an `example` if neither)."""
+  if not isinstance(value, str):
+    return value
+  try:
+    return json.loads(value)
+  except ValueError:
+    try:
+      return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      raise UserError(f'{field} {value!r} is neither JSON nor a Python '
+                      f'{kind}; give e.g. {example}.') from None
+
+
 def parse_overrides(value) -> list[dict]:
   """config.overrides as a list of {dotted.key: value} dicts: a list (or
   one dict), or its text as JSON or a Python literal."""
-  if isinstance(value, str):
-    try:
-      value = json.loads(value)
-    except ValueError:
-      try:
-        value = ast.literal_eval(value)
-      except (ValueError, SyntaxError):
-        raise UserError(
-            f'config.overrides {value!r} is neither JSON nor a Python list; '
-            'give e.g. \'[{"model.k": 48}, {"model.depth": 4}]\'.') from None
+  value = parse_literal(value, 'config.overrides', 'list',
+                        '\'[{"model.k": 48}, {"model.depth": 4}]\'')
   if isinstance(value, (dict, ml_collections.ConfigDict)):
     value = [value]
   if not isinstance(value, (list, tuple)) or not value:
@@ -56,23 +67,25 @@ def parse_overrides(value) -> list[dict]:
   return out
 
 
-def apply_overrides(base, overrides: dict) -> ml_collections.ConfigDict:
-  """A copy of `base` with {'a.b': value} set; unknown keys are errors."""
+def apply_overrides(base, overrides: dict, *, what: str = 'Sweep override'
+                    ) -> ml_collections.ConfigDict:
+  """A copy of `base` with {'a.b': value} set; unknown keys are errors
+  (UserError, starting with `what` and the key)."""
   c = ml_collections.ConfigDict(base.to_dict())
   for key, value in overrides.items():
     *parents, leaf = key.split('.')
     node = c
     for p in parents:
       if p not in node or not isinstance(node[p], ml_collections.ConfigDict):
-        raise UserError(f'Sweep override {key!r}: no config section {p!r}.')
+        raise UserError(f'{what} {key!r}: no config section {p!r}.')
       node = node[p]
     if leaf not in node:
-      raise UserError(f'Sweep override {key!r}: unknown field {leaf!r}; '
+      raise UserError(f'{what} {key!r}: unknown field {leaf!r}; '
                       f'known: {sorted(node.keys())}.')
     try:
       node[leaf] = value
     except (TypeError, ValueError) as e:
-      raise UserError(f'Sweep override {key!r}: {value!r} does not fit the '
+      raise UserError(f'{what} {key!r}: {value!r} does not fit the '
                       f'field ({str(e).splitlines()[0]}).') from None
   return c
 
@@ -103,21 +116,55 @@ def run(config, workdir):
              other_way='pass --config.output.resume=True to continue it '
              '(finished runs are kept)')
   rows = []
-  for i, (name, cfg) in enumerate(runs):
-    sub = os.path.join(workdir, folder(i, name))
-    summary = finished_summary(sub, cfg) if resume else None
-    if summary is None:
-      print(f'[sweep] {i + 1}/{len(runs)}: {name}', flush=True)
-      summary = run_lib.run(cfg, sub)
-    else:
-      print(f'[sweep] {i + 1}/{len(runs)}: {name} (finished earlier, kept)',
-            flush=True)
-    rows.append(row(name, summary))
+
+  def done(summaries):  # After each call: the table of the runs so far.
+    rows[:] = [row(name, s) for (name, _), s in zip(runs, summaries)
+               if s is not None]
     tables.write_table(rows, workdir, 'sweep',
                        title='Sweep: restored PSNR (dB)')
+
+  run_all([cfg for _, cfg in runs],
+          [os.path.join(workdir, folder(i, name))
+           for i, (name, _) in enumerate(runs)],
+          [f'[sweep] {i + 1}/{len(runs)}: {name}'
+           for i, (name, _) in enumerate(runs)],
+          resume=resume, one_call=bool(config.get('one_call', True)),
+          on_done=done)
   _plot(os.path.join(workdir, 'sweep.png'), rows)
   workdir_lib.finish(workdir)
   return rows
+
+
+def run_all(cfgs, subs, whats, *, resume: bool, one_call: bool = True,
+            on_done=None) -> list[dict]:
+  """The summary of each run `dd_jax.run.run(cfgs[i], subs[i])`. With
+  `resume`, a finished run of the same config already in its folder is
+  kept. With `one_call`, runs whose configs differ only in seed, learning
+  rate, input jitter std or noise sigma (`engine.ENTRY_FIELDS`) are fitted
+  as ONE compiled call (`run.run_variants`), each group in order of its
+  first run. Prints `whats[i]` as each run starts (or is kept);
+  `on_done(summaries)` after each call (None for the runs not done yet)."""
+  summaries = [finished_summary(sub, cfg) if resume else None
+               for cfg, sub in zip(cfgs, subs)]
+  for what, s in zip(whats, summaries):
+    if s is not None:
+      print(f'{what} (finished earlier, kept)', flush=True)
+  todo = [i for i, s in enumerate(summaries) if s is None]
+  if on_done is not None and len(todo) < len(cfgs):
+    on_done(summaries)  # The kept runs' rows first.
+  groups = (engine.variant_groups([cfgs[i] for i in todo]) if one_call
+            else [[g] for g in range(len(todo))])
+  for group in groups:
+    idx = [todo[g] for g in group]
+    for i in idx:
+      print(whats[i] + (f' (one compiled call with {len(idx) - 1} other '
+                        'run(s))' if len(idx) > 1 else ''), flush=True)
+    for i, s in zip(idx, run_lib.run_variants([cfgs[i] for i in idx],
+                                              [subs[i] for i in idx])):
+      summaries[i] = s
+    if on_done is not None:
+      on_done(summaries)
+  return summaries
 
 
 def finished_summary(sub: str, cfg) -> dict | None:

@@ -74,6 +74,15 @@ class ConfigDiffTest(absltest.TestCase):
     self.assertEqual(checkpoint.config_diff(old, new),
                      ['fit.steps: 10 -> 20', "seed: '<absent>' -> 3"])
 
+  def test_a_field_added_since_at_its_off_value_is_no_change(self):
+    old = {'model': {'k': 8}, 'data': {'images': 'a'}}
+    new = {'model': {'k': 8, 'init_from': ''},
+           'data': {'images': 'a', 'reference': '', 'complex': False}}
+    self.assertEqual(checkpoint.config_diff(old, new), [])
+    new['model']['init_from'] = 'runs/x/init'  # switched on: a change
+    self.assertEqual(checkpoint.config_diff(old, new),
+                     ["model.init_from: '<absent>' -> 'runs/x/init'"])
+
 
 if __name__ == '__main__':
   absltest.main()

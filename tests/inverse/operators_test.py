@@ -112,8 +112,10 @@ def test_builders_take_plain_keyword_arguments():
 
 def test_sections_hold_the_builders_defaults():
   c = common.base_config('full').operator
-  assert c.mask.to_dict() == dict(kind='random', observed=0.5, block=0.25,
-                                  text='Deep Decoder', normalize='observed')
+  assert c.mask.to_dict() == dict(
+      kind='random', observed=0.5, block=0.25, text='Deep Decoder',
+      normalize='observed', auto_band=(0.7, 1.0), auto_threshold=0.2,
+      auto_white=0.8, auto_outline=2, auto_dilation=1)
   assert c.downsample.to_dict() == dict(factor=4, kernel='lanczos2')
   assert set(c.blur) == {'kind', 'sigma', 'size', 'motion_angle', 'boundary'}
   assert set(c.mri) == {'mask', 'accel', 'center', 'seed', 'coils'}
