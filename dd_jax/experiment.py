@@ -65,6 +65,18 @@ def pyplot():
   return plt
 
 
+def save_figure(fig, path: str, dpi: int | None = None) -> None:
+  """Lays out `fig`, writes it to `path` atomically (as PNG unless the
+  name says otherwise) and closes it."""
+  import matplotlib.pyplot as plt
+  from dd_jax.io import writers
+  fig.tight_layout()
+  fmt = os.path.splitext(path)[1].lstrip('.') or 'png'
+  with writers.atomic_path(path) as tmp:
+    fig.savefig(tmp, format=fmt, dpi=dpi)
+  plt.close(fig)
+
+
 def launch(run_fn, config: str, workdir: str):
   """The absl entry point of an experiment: `run_fn(config, workdir)` from
   `--config` (default `config`, a config file with its argument) and

@@ -265,9 +265,7 @@ def write_meta_history(history, workdir):
   ax.set_ylabel('PSNR after the inner fit (dB)')
   ax.set_title('meta-training: fitted PSNR of the training crops')
   ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(os.path.join(workdir, 'meta_training.png'), dpi=120)
-  plt.close(fig)
+  ex.save_figure(fig, os.path.join(workdir, 'meta_training.png'), dpi=120)
 
 
 def plot_curves(results, path):
@@ -286,9 +284,7 @@ def plot_curves(results, path):
     ax.grid(alpha=0.3)
   axes[0][0].set_ylabel('PSNR of the current output (dB)')
   axes[0][0].legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  ex.save_figure(fig, path, dpi=110)
 
 
 def plot_outputs(results, fits, prior, path):
@@ -307,16 +303,12 @@ def plot_outputs(results, fits, prior, path):
       ax.imshow(np.clip(np.asarray(img), 0, 1).squeeze(), cmap='gray')
       ax.set_title(title, fontsize=8)
       ax.axis('off')
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  ex.save_figure(fig, path, dpi=110)
   fig, ax = plt.subplots(figsize=(3, 3))
   ax.imshow(np.clip(prior, 0, 1).squeeze(), cmap='gray')
   ax.set_title('learned init, step 0', fontsize=9)
   ax.axis('off')
-  fig.tight_layout()
-  fig.savefig(path.replace('outputs.png', 'init_output.png'), dpi=110)
-  plt.close(fig)
+  ex.save_figure(fig, path.replace('outputs.png', 'init_output.png'), dpi=110)
 
 
 if __name__ == '__main__':

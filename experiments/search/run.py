@@ -320,10 +320,7 @@ def _plot(path, rows, space, metric):
     ax.set_xlabel(field, fontsize=8)
     ax.grid(alpha=0.3)
   axes[0][0].set_ylabel(metric)
-  fig.tight_layout()
-  with writers.atomic_path(path) as tmp:
-    fig.savefig(tmp)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

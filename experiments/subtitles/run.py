@@ -267,10 +267,7 @@ def plot_curves(results: dict, path: str) -> None:
     ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8)
   fig.suptitle(f'Mean over {len(results["images"])} image(s)', fontsize=9)
-  fig.tight_layout()
-  with writers.atomic_path(path) as tmp:
-    fig.savefig(tmp, format='png')
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 def mask_overlay(observed, text) -> np.ndarray:
@@ -310,10 +307,7 @@ def plot_image(path, name, x, frame, y, observed, text, outputs, entry):
   for ax in axes.ravel():
     ax.axis('off')
   fig.suptitle(name, fontsize=9)
-  fig.tight_layout()
-  with writers.atomic_path(path) as tmp:
-    fig.savefig(tmp, format='png')
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':
