@@ -36,13 +36,12 @@ import time
 
 import numpy as np
 
+from benchmarks import threads
+
 
 def _parse(argv):
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  p.add_argument('--configs', default='a,b,c,d,d8')
-  p.add_argument('--repeats', type=int, default=7)
-  p.add_argument('--threads', type=int, default=os.cpu_count())
-  p.add_argument('--roofline', action='store_true')
+  threads.add_common_args(p, 'a,b,c,d,d8', 7)
   p.add_argument('--steps_per_call', type=int, default=10,
                  help='steps per timed call at >= 256 px, both libraries (ours: '
                  'one jit call running them in a fori_loop, as the engine does)')
@@ -59,12 +58,7 @@ def _parse(argv):
 
 ARGS = _parse(sys.argv[1:]) if __name__ == '__main__' else None
 if ARGS is not None:
-  # XLA's CPU client sizes its intra-op pool from the visible cores; Eigen
-  # matmuls use it. Pin torch to the same count.
-  os.environ.setdefault('OMP_NUM_THREADS', str(ARGS.threads))
-  if ARGS.threads == 1:  # Single-threaded Eigen matmuls in XLA too.
-    os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                               ' --xla_cpu_multi_thread_eigen=false')
+  threads.pin(ARGS.threads)  # before jax and torch are imported
 
 import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top

@@ -48,13 +48,12 @@ import time
 
 import numpy as np
 
+from benchmarks import threads
+
 
 def _parse(argv):
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  p.add_argument('--configs', default='p3c,p5c,dip256')
-  p.add_argument('--repeats', type=int, default=5)
-  p.add_argument('--threads', type=int, default=os.cpu_count())
-  p.add_argument('--roofline', action='store_true')
+  threads.add_common_args(p, 'p3c,p5c,dip256', 5)
   p.add_argument('--no_torch', action='store_true',
                  help='time ours only (e.g. on a GPU machine)')
   p.add_argument('--wait_load', type=float, default=0.0,
@@ -67,10 +66,7 @@ def _parse(argv):
 
 ARGS = _parse(sys.argv[1:]) if __name__ == '__main__' else None
 if ARGS is not None:
-  os.environ.setdefault('OMP_NUM_THREADS', str(ARGS.threads))
-  if ARGS.threads == 1:
-    os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                               ' --xla_cpu_multi_thread_eigen=false')
+  threads.pin(ARGS.threads)  # before jax and torch are imported
 
 import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top

@@ -93,9 +93,7 @@ def _plot_sensitivity(path, rows, base):
   ax.set_ylabel('PSNR of the output vs clean image (dB)')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 def _plot_histograms(path, params):
@@ -115,9 +113,7 @@ def _plot_histograms(path, params):
     ax.set_xlabel('weight value')
     ax.legend(fontsize=6)
   np.atleast_1d(axes)[0].set_ylabel('density')
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

@@ -115,9 +115,7 @@ def plot(rows, path):
   ax.set_title('p x p vs 1x1 convolutions at equal parameters')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

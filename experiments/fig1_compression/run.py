@@ -98,9 +98,7 @@ def _scatter(path, rows, config):
                'diagonal: deep decoder better)', fontsize=9)
   ax.legend(fontsize=6)
   ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

@@ -94,9 +94,7 @@ def _plot(path, curves, noise_energy):
     ax.set_ylabel('MSE (per pixel, [0, 1] scale)')
     ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

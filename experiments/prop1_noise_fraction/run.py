@@ -75,9 +75,7 @@ def _plot(path, rows, config):
     ax.legend(fontsize=7)
   fig.suptitle(f'Deep decoder (d={config.model.depth}) fitting pure noise',
                fontsize=10)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

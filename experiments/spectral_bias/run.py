@@ -300,9 +300,7 @@ def plot_psnr(fits, psnr_noisy, path):
   ax.set_title('Fitting a noisy image (dot: best step)')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 def pick_steps(steps, wanted, count: int = 5):
@@ -334,9 +332,7 @@ def plot_spectra(fits, ref, edges, counts, plot_steps, path):
     _plain_log_ticks(ax)
     ax.legend(fontsize=6)
   axes[0][0].set_ylabel('radially averaged power')
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 def plot_bands(fits, edges, frac, path):
@@ -368,9 +364,7 @@ def plot_bands(fits, edges, frac, path):
   for ax in (a, b):
     _plain_log_ticks(ax)
     ax.legend(fontsize=6)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 def plot_noise(fits, ref, edges, path, min_noise: float = 0.05):
@@ -392,9 +386,7 @@ def plot_noise(fits, ref, edges, path, min_noise: float = 0.05):
   axes[0][0].set_ylabel('share of the band\'s noise fitted')
   fig.suptitle(f'Noise fitted per band (bands whose noise is >= '
                f'{100 * min_noise:.0f}% of the clean energy)', fontsize=9)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 def _color(i):

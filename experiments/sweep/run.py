@@ -28,7 +28,6 @@ from dd_jax.errors import UserError
 from dd_jax.fitting import engine
 from dd_jax.io import tables
 from dd_jax.io import workdir as workdir_lib
-from dd_jax.io import writers
 
 
 def parse_literal(value, field: str, kind: str, example: str):
@@ -219,10 +218,7 @@ def _plot(path, rows):
   ax.set_xlim(max(0, lo - 3), None)
   ax.set_xlabel('mean restored PSNR over images (dB)')
   ax.grid(axis='x', alpha=0.3)
-  fig.tight_layout()
-  with writers.atomic_path(path) as tmp:
-    fig.savefig(tmp)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

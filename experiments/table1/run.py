@@ -153,9 +153,7 @@ def _plot(path, rows, task):
   ax.set_ylim(max(0, lo - 4), None)
   ax.legend(fontsize=7, ncol=3)
   ax.grid(axis='y', alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

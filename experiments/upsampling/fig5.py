@@ -80,9 +80,7 @@ def plot(sig, results, path):
     ax.set_title(f'({"ab"[kind == "convex"]}) {kind} upsampling, PSNR '
                  f'{results[kind]["psnr"]:.1f} dB')
     ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

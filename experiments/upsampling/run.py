@@ -144,9 +144,7 @@ def plot(rows, path):
   ax.set_ylim(max(lo - 2, 0), None)
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3, axis='y')
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  ex.save_figure(fig, path)
 
 
 if __name__ == '__main__':

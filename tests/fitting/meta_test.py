@@ -32,6 +32,13 @@ def _setup(input_scale=0.1):
   return c, model, op, xs
 
 
+def _outer(c, model, op, opts):
+  """The jitted outer step for the run config `c`."""
+  return jax.jit(meta.make_outer_step(
+      model, op, operator_cfg=c.operator, optim_cfg=c.optim, fit_cfg=c.fit,
+      opts=opts))
+
+
 def _reference_update(c, model, op, opts, state, xs, key):
   """The Reptile update written out: each image measured and fitted on its
   own (eager loop of make_step), theta + eps (mean fitted - theta)."""
@@ -61,9 +68,7 @@ def test_outer_step_is_reptile_over_separate_fits():
   opts = meta.MetaOptions(inner_steps=3, batch=2, outer_lr=0.5, anneal=False,
                           keep_scale=False)
   state = meta.init_meta(model, jax.random.key(0), opts)
-  outer = jax.jit(meta.make_outer_step(
-      model, op, operator_cfg=c.operator, optim_cfg=c.optim, fit_cfg=c.fit,
-      opts=opts))
+  outer = _outer(c, model, op, opts)
   key = jax.random.key(5)
   new, record = outer(state, jnp.asarray(xs), key)
   want, _, _ = _reference_update(c, model, op, opts, state, xs, key)
@@ -86,9 +91,7 @@ def test_keep_scale_keeps_channel_norms_and_the_function():
   for keep in (False, True):
     opts = meta.MetaOptions(inner_steps=3, batch=2, keep_scale=keep)
     state = meta.init_meta(model, jax.random.key(0), opts)
-    outer = jax.jit(meta.make_outer_step(
-        model, op, operator_cfg=c.operator, optim_cfg=c.optim, fit_cfg=c.fit,
-        opts=opts))
+    outer = _outer(c, model, op, opts)
     new, _ = outer(state, jnp.asarray(xs), jax.random.key(5))
     outs[keep] = (new.params, model.apply({'params': new.params}, state.z))
   norm = lambda w: np.sqrt((np.asarray(w) ** 2).sum(0))
@@ -107,9 +110,7 @@ def test_learn_input_moves_z_by_adam_on_the_fitted_losses_gradient():
   opts = meta.MetaOptions(inner_steps=2, batch=2, outer_lr=0.5, anneal=False,
                           learn_input=True, input_lr=0.01, keep_scale=False)
   state = meta.init_meta(model, jax.random.key(0), opts)
-  outer = jax.jit(meta.make_outer_step(
-      model, op, operator_cfg=c.operator, optim_cfg=c.optim, fit_cfg=c.fit,
-      opts=opts))
+  outer = _outer(c, model, op, opts)
   key = jax.random.key(2)
   new, _ = outer(state, jnp.asarray(xs), key)
   _, fitted, ys = _reference_update(c, model, op, opts, state, xs, key)
