@@ -74,16 +74,18 @@ class MetaOptions:
   keep_scale: bool = False
   log_every: int = 10
 
-  def check(self):
+  def check(self, section: str = 'meta'):
+    """Raises UserError naming `section`.<field> for a bad value."""
     for name in ('outer_steps', 'inner_steps', 'batch', 'log_every'):
       if int(getattr(self, name)) < 1:
-        raise UserError(f'meta.{name} must be >= 1, got '
+        raise UserError(f'{section}.{name} must be >= 1, got '
                         f'{getattr(self, name)}.')
     if not 0 < float(self.outer_lr) <= 1:
-      raise UserError(f'meta.outer_lr (Reptile eps) must be in (0, 1], got '
-                      f'{self.outer_lr}.')
+      raise UserError(f'{section}.outer_lr (Reptile eps) must be in (0, 1], '
+                      f'got {self.outer_lr}.')
     if float(self.input_lr) <= 0:
-      raise UserError(f'meta.input_lr must be positive, got {self.input_lr}.')
+      raise UserError(f'{section}.input_lr must be positive, got '
+                      f'{self.input_lr}.')
     return self
 
 

@@ -115,7 +115,7 @@ def run(config, workdir):
   t0 = time.time()
   steps_at = report_steps(config)
   opts = configurable.build(meta.MetaOptions, config.train.meta,
-                            'train.meta').check()
+                            'train.meta').check('train.meta')
   given = str(config.init_from)
   cfg = run_config(config)
   mult = inputs.size_multiple(cfg)
