@@ -154,7 +154,8 @@ class TorchFit:
     loss.backward()
     self.opt.step()
     value = loss.item()
-    if ARGS.torch_best_copy and self.best_loss > 1.005 * value:
+    if (getattr(ARGS, 'torch_best_copy', True)  # imported: as the reference
+        and self.best_loss > 1.005 * value):
       self.best_loss = value
       self.best = copy.deepcopy(self.net.state_dict())
 

@@ -318,6 +318,12 @@ def check_settings(config):
   if optim.get('schedule') == 'step':
     _count('optim.decay_every', optim.get('decay_every', 1), 1)
   models.size_multiple(config.model)  # Unknown model.name fails here.
+  models.width.check(config.model)
+  if models.width.is_auto(config.model) and config.operator.name != 'identity':
+    raise UserError(
+        f"model.k=0 (automatic width) reads the noise level off a noisy "
+        f"image, so it needs operator.name='identity' (denoising), not "
+        f"{config.operator.name!r}; give model.k.")
   models.get_output(config.model.get('output', 'sigmoid'))
   operators.from_frame(config.operator)  # auto_text settings
   factor = operators.scale_factor(config.operator)
@@ -344,7 +350,10 @@ def check_shape(config, shape, simulate: bool, frame=None):
   else:
     image_shape = operators.image_shape_for(config.operator, shape,
                                             complex_valued=cplx)
-  model = models.make_model(config.model, image_shape)
+  model_cfg = config.model
+  if models.width.is_auto(model_cfg):  # The width changes no other shape.
+    model_cfg = models.width.with_k(model_cfg, models.width.CHECK_K)
+  model = models.make_model(model_cfg, image_shape)
   op = operators.make_operator(config.operator, image_shape,
                                complex_valued=cplx, frame=frame)
   if not simulate and tuple(shape) != tuple(op.measurement_shape):

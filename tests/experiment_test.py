@@ -22,7 +22,7 @@ EXPERIMENTS = ('table1', 'fig1_compression', 'fig4_fit_noise',
                'prop1_noise_fraction', 'appendix_b', 'fig6_activations',
                'sweep', 'conv_vs_1x1', 'upsampling', 'operators', 'stopping',
                'rate_distortion', 'spectral_bias', 'learned_init',
-               'subtitles', 'search', 'real_noise')
+               'subtitles', 'search', 'real_noise', 'auto_width', 'beyond')
 
 
 def test_write_table_csv_and_markdown(tmp_path):

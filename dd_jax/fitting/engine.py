@@ -79,11 +79,16 @@ def groups_by_shape(shapes) -> dict[tuple, list[int]]:
   return groups
 
 
-def calls(shapes, per_call: int = 0) -> list[tuple[tuple, list[int]]]:
-  """(shape, indices) of each compiled call: the images of one shape, at most
-  `per_call` at a time (0: all of them)."""
+def calls(shapes, per_call: int = 0,
+          widths=None) -> list[tuple[tuple, list[int]]]:
+  """(shape, indices) of each compiled call: the images of one shape (and
+  of one width, with `widths`: model.k = 0), at most `per_call` at a time
+  (0: all of them)."""
   out = []
-  for shape, idx in groups_by_shape(shapes).items():
+  keys = shapes if widths is None else [
+      (tuple(s), k) for s, k in zip(shapes, widths)]
+  for key, idx in groups_by_shape(keys).items():
+    shape = tuple(key) if widths is None else key[0]
     step = per_call if per_call > 0 else len(idx)
     out += [(shape, idx[i:i + step]) for i in range(0, len(idx), step)]
   return out
@@ -180,8 +185,13 @@ def fit_images(config, *, clean=None, measurements=None, names=None,
 ENTRY_FIELDS = ('seed', 'optim.lr', 'fit.jitter_std', 'operator.noise.sigma')
 
 
-def _entry_free():
-  return ckpt_lib.RESUME_FREE + ENTRY_FIELDS
+def _entry_free(config):
+  """The fields configs of one call may differ in. With model.k = 0 the
+  width follows the noise level, so another sigma is another model."""
+  fields = ENTRY_FIELDS
+  if models.width.is_auto(config.model):
+    fields = tuple(f for f in fields if f != 'operator.noise.sigma')
+  return ckpt_lib.RESUME_FREE + fields
 
 
 def variant_groups(configs) -> list[list[int]]:
@@ -194,7 +204,7 @@ def variant_groups(configs) -> list[list[int]]:
     for g in groups:
       first = configs[g[0]]
       if (_stop(c) == _stop(first) == 'budget' and not ckpt_lib.config_diff(
-          json.loads(first.to_json()), d, free=_entry_free())):
+          json.loads(first.to_json()), d, free=_entry_free(first))):
         g.append(i)
         break
     else:
@@ -213,7 +223,7 @@ def check_variants(configs):
   first = json.loads(configs[0].to_json())
   for c in configs[1:]:
     diffs = ckpt_lib.config_diff(first, json.loads(c.to_json()),
-                                 free=_entry_free())
+                                 free=_entry_free(configs[0]))
     if diffs:
       raise UserError(
           f'Variants fitted in one call may differ only in '
@@ -278,28 +288,42 @@ def fit_variants(configs, *, clean=None, measurements=None, names=None,
     return [FitImagesResult(images=o, groups=g, seconds=time.time() - t0)
             for o, g in zip(outs, groups)]
 
-  for gi, (shape, idx) in enumerate(calls(shapes, per_call)):
-    spec = _make(model, 'model', lambda s: models.make_model(config.model, s),
+  make_op = lambda s: _make(operator, 'operator',
+                            lambda t: operators.make_operator(
+                                config.operator, t,
+                                complex_valued=is_complex(config)), s)
+  stack = lambda arrays, idx: (None if arrays is None else jnp.asarray(
+      np.stack([np.asarray(arrays[i]) for i in idx])))
+
+  def measure(c, root, op, idx, xs):
+    """(fit keys, auxs, measurements) of config c for images idx."""
+    ks = jnp.stack([keys_lib.image_key(root, indices[i]) for i in idx])
+    k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
+        keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
+    auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
+    if not simulate:
+      return k_fit, auxs, stack(measurements, idx)
+    ys = jax.jit(jax.vmap(lambda k, x, a, o=c.operator: operators.measure(
+        k, x, op, a, o)))(k_noise, xs, auxs)
+    return k_fit, auxs, ys
+
+  sigmas = widths = None
+  if model is None and models.width.is_auto(config.model):
+    sigmas, widths = _auto_widths(config, shapes, make_op,
+                                  lambda op, idx: measure(
+                                      config, roots[0], op, idx,
+                                      stack(clean, idx))[2])
+  for gi, (shape, idx) in enumerate(calls(shapes, per_call, widths)):
+    model_cfg = (config.model if widths is None else
+                 models.width.with_k(config.model, widths[idx[0]]))
+    spec = _make(model, 'model', lambda s: models.make_model(model_cfg, s),
                  shape)
-    op = _make(operator, 'operator',
-               lambda s: operators.make_operator(
-                   config.operator, s, complex_valued=is_complex(config)),
-               shape)
+    op = make_op(shape)
     cplx = bool(getattr(op, 'complex_valued', False))
-    xs = (None if clean is None else
-          jnp.asarray(np.stack([np.asarray(clean[i]) for i in idx])))
+    xs = stack(clean, idx)
     k_fits, auxs_v, ys_v = [], [], []
     for v, c in enumerate(configs):  # Each config's keys and measurements.
-      ks = jnp.stack([keys_lib.image_key(roots[v], indices[i]) for i in idx])
-      k_fit, k_aux, k_noise = (jax.vmap(f)(ks) for f in (
-          keys_lib.fit_key, keys_lib.aux_key, keys_lib.noise_key))
-      auxs = jax.vmap(op.make_aux, in_axes=(0, None))(k_aux, 0)
-      if simulate:
-        ys = jax.jit(jax.vmap(lambda k, x, a, o=c.operator: operators.measure(
-            k, x, op, a, o)))(k_noise, xs, auxs)
-      else:
-        ys = jnp.asarray(np.stack([np.asarray(measurements[i])
-                                   for i in idx]))
+      k_fit, auxs, ys = measure(c, roots[v], op, idx, xs)
       k_fits.append(k_fit)
       auxs_v.append(auxs)
       ys_v.append(ys)
@@ -314,6 +338,7 @@ def fit_variants(configs, *, clean=None, measurements=None, names=None,
     mesh = sharding.make_mesh() if shard else None
     z0 = spec.init_input(jax.random.key(0), ys[0])
     info = dict(shape=list(shape), images=list(idx),
+                **({} if widths is None else {'k': widths[idx[0]]}),
                 num_params=_num_params(spec, z0), operator=op,
                 devices=mesh.size if shard else 1,
                 processes=jax.process_count(), sharded=shard, variants=nv)
@@ -366,6 +391,8 @@ def fit_variants(configs, *, clean=None, measurements=None, names=None,
                              auxs_e, spec, cplx)
         if members > 1:
           outs[v][i] = _ensemble(outs[v][i], res, start, members, reduce)
+        if widths is not None:
+          outs[v][i].update(auto_k=widths[i], sigma_est=sigmas[i])
     if stopped is not None:
       stopped.result = results()
       raise stopped
@@ -413,6 +440,29 @@ def _entry_settings(configs, members: int):
 
 
 REDUCERS = {'mean': np.mean, 'median': np.median}
+
+
+def _auto_widths(config, shapes, make_op, measure):
+  """model.k = 0: ([N] noise sigmas in 1/255 estimated from the first
+  config's measurements, [N] widths by `models.width.auto_k`)."""
+  sigmas = [0.0] * len(shapes)
+  for shape, idx in groups_by_shape(shapes).items():
+    op = make_op(shape)
+    if tuple(op.measurement_shape) != tuple(shape):
+      raise UserError(
+          f'model.k=0 (automatic width) reads the noise level off the '
+          f'measurement, which must be the image itself; operator '
+          f'{op.name!r} measures {list(op.measurement_shape)} for images '
+          f'{list(shape)}. Give model.k.')
+    ys = np.asarray(measure(op, idx))
+    for j, i in enumerate(idx):
+      sigmas[i] = 255.0 * stopping.estimate_sigma(ys[j])
+  widths = [models.width.auto_k(s, shape[:2])
+            for s, shape in zip(sigmas, shapes)]
+  for i, (s, k) in enumerate(zip(sigmas, widths)):
+    logging.info('[fit] image %d: noise sigma estimated %.1f/255 -> '
+                 'automatic width k=%d', i, s, k)
+  return sigmas, widths
 
 
 def _ensemble(rec: dict, res, start: int, members: int, reduce: str) -> dict:

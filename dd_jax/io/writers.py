@@ -165,6 +165,9 @@ def write_image_outputs(workdir: str, image: dict, info=None, *,
     rec['stop_step'] = image['stop_step']
   if image.get('members') is not None:
     rec['ensemble'] = write_ensemble_outputs(workdir, image)
+  if image.get('auto_k') is not None:  # model.k = 0
+    rec['auto_width'] = dict(k=int(image['auto_k']),
+                             sigma_est=float(image['sigma_est']))
   return rec
 
 
@@ -293,6 +296,10 @@ def summary_text(summary: dict) -> str:
         if rho is not None:
           lines[-1] += f'; std vs |error| Spearman {rho:.2f}'
       lines[-1] += ']'
+    if 'auto_width' in rec:
+      aw = rec['auto_width']
+      lines[-1] += (f' [automatic width k={aw["k"]} for noise sigma '
+                    f'{aw["sigma_est"]:.1f}/255 estimated]')
     if rec.get('stop_step') is not None and rec['stop_step'] >= 0:
       lines[-1] += f' [stopped at step {rec["stop_step"]}]'
     if not rec['finite']:

@@ -6,6 +6,7 @@
   upsample.py     upsampling kinds (fixed stencils, resizers, learned)
   activations.py  activation functions and output nonlinearities by name
   pretrained.py   saved initial weights (model.init_from): save, load, start
+  width.py        automatic width (model.k = 0): k from the noise level
 
   base.py         `ImageModel` (what the fit engine needs), param_count,
                   summary_table
@@ -26,12 +27,13 @@ from dd_jax.models.base import ImageModel, param_count, summary_table
 from dd_jax.models.decoder import DeepDecoder, GAMMA_INITS, INPUT_KINDS
 from dd_jax.models.dip import Dip
 from dd_jax.models import pretrained
+from dd_jax.models import width
 from dd_jax.models.pretrained import Pretrained, load_init, save_init
 
 __all__ = ['ACTIVATIONS', 'DIP_SHARED', 'Dip', 'DeepDecoder', 'GAMMA_INITS',
            'INPUT_KINDS', 'ImageModel', 'MODELS', 'OUTPUTS', 'Pretrained',
            'get_activation', 'get_output', 'load_init', 'make_model',
-           'param_count', 'save_init', 'size_multiple', 'summary_table']
+           'param_count', 'save_init', 'size_multiple', 'summary_table', 'width']
 
 MODELS = {
     'deep_decoder': DeepDecoder,
@@ -88,6 +90,10 @@ def _make_module(cfg, image_shape):
     return _make_dip(cfg, shape)
   if cfg.get('channels'):
     channels = tuple(int(c) for c in cfg.channels)
+  elif width.is_auto(cfg):
+    raise UserError('model.k=0 (automatic width) is picked per measurement '
+                    'by the fit engine (dd_jax.fit_images); to build a model '
+                    'yourself, give k: models.width.with_k(config.model, k).')
   else:
     channels = (int(cfg.k),) * (int(cfg.depth) + 1)
   kwargs = configurable.kwargs_for(DeepDecoder, cfg, 'model',
