@@ -42,7 +42,6 @@ from dd_jax.io import inputs
 from dd_jax.io import progress
 from dd_jax.io import tables
 from dd_jax.io import writers
-from dd_jax.models import width as width_lib
 from experiments.beyond import authors_time
 
 PAPER, FAST, AUTO, RECIPE, CBM3D = ('paper protocol', 'fast schedule',
