@@ -137,30 +137,88 @@ def _lincomb(planes, coef):
   return out
 
 
-def _tap_slices(x, axis, m, n, tiles):
-  """x[j + m t] for t < tiles along `axis`, for each tap j < n."""
-  return [jax.lax.slice_in_dim(x, j, j + m * (tiles - 1) + 1, m, axis)
-          for j in range(n)]
+def _reflect_source(k, r, length):
+  """Index into x of padded position k (reflection r, then zeros), or None."""
+  s = k - r
+  if s < 0:
+    return -s
+  if s >= length + r:
+    return None
+  return 2 * (length - 1) - s if s >= length else s
 
 
-def _scatter_taps(taps, axis, m, length):
-  """Adjoint of `_tap_slices`: sum_j taps[j] placed at j + m t, `length` long."""
-  n, tiles = len(taps), taps[0].shape[axis]
-  s_max = (n - 1) // m
+def _reflect_taps(x, axis, m, n, tiles, r, t0=0):
+  """Taps xp[j + m t] (t0 <= t < t0 + tiles) for each j < n along `axis`,
+  where xp is x reflection-padded by r, then zero-padded: read from x
+  directly, as stride-m slices plus the few mirrored (or zero) boundary
+  entries, so no padded copy is written."""
+  length = x.shape[axis]
+  out = []
+  for j in range(n):
+    pieces, run = [], None  # run: [first source index, count], stride m.
+
+    def flush(run):
+      if run is not None:
+        pieces.append(jax.lax.slice_in_dim(
+            x, run[0], run[0] + m * (run[1] - 1) + 1, m, axis))
+
+    for t in range(t0, t0 + tiles):
+      s = j + m * t - r
+      if 0 <= s < length:
+        if run is not None and run[0] + m * run[1] == s:
+          run[1] += 1
+        else:
+          flush(run)
+          run = [s, 1]
+        continue
+      flush(run)
+      run = None
+      src = _reflect_source(j + m * t, r, length)
+      if src is None:
+        shape = list(x.shape)
+        shape[axis] = 1
+        pieces.append(jnp.zeros(shape, x.dtype))
+      else:
+        pieces.append(jax.lax.slice_in_dim(x, src, src + 1, 1, axis))
+    flush(run)
+    out.append(pieces[0] if len(pieces) == 1 else
+               jnp.concatenate(pieces, axis))
+  return out
+
+
+def _reflect_taps_adjoint(taps, axis, m, r, length):
+  """Transpose of `_reflect_taps`: taps[j] `[.., tiles, ..]` -> `[.., length,
+  ..]`. Written as m interleaved phases (positions q mod m), each a sum of
+  zero-padded slices of the taps, the mirrored boundary entries included:
+  one loop, no padded intermediate, no in-place fix-ups."""
+  tiles = taps[0].shape[axis]
+  u_len = -(-length // m)
+  runs = [[] for _ in range(m)]  # phase -> [(j, [t0, u0, count])]
+  for j, tap in enumerate(taps):
+    cur = None
+    for t in range(tiles):
+      src = _reflect_source(j + m * t, r, length)
+      if src is None:
+        cur = None
+        continue
+      q, u = src % m, src // m
+      if (cur is not None and cur[0] == q and cur[1] + cur[3] == t and
+          cur[2] + cur[3] == u):
+        cur[3] += 1
+      else:
+        cur = [q, t, u, 1]
+        runs[q].append((tap, cur))
   phases = []
   for q in range(m):
     acc = None
-    for s in range(s_max + 1):
-      j = m * s + q
-      if j >= n:
-        continue
-      pad = [(0, 0)] * taps[j].ndim
-      pad[axis] = (s, s_max - s)
-      t = jnp.pad(taps[j], pad)
-      acc = t if acc is None else acc + t
+    for tap, (_, t0, u0, cnt) in runs[q]:
+      pad = [(0, 0)] * tap.ndim
+      pad[axis] = (u0, u_len - u0 - cnt)
+      term = jnp.pad(jax.lax.slice_in_dim(tap, t0, t0 + cnt, 1, axis), pad)
+      acc = term if acc is None else acc + term
     if acc is None:
       shape = list(taps[0].shape)
-      shape[axis] = tiles + s_max
+      shape[axis] = u_len
       acc = jnp.zeros(shape, taps[0].dtype)
     phases.append(acc)
   stacked = jnp.stack(phases, axis=axis + 1)
@@ -175,57 +233,42 @@ def _wino_sizes(x_shape, p):
   return m, m + p - 1, th, tw
 
 
-def _wino_pad(x, p, m, th, tw):
-  """Reflection padding (p-1)/2, then zeros at the far end to whole tiles."""
-  r = (p - 1) // 2
-  h, w = x.shape[0], x.shape[1]
-  xp = jnp.pad(x, ((r, r), (r, r), (0, 0)), mode='reflect') if r else x
-  if m * th > h or m * tw > w:
-    xp = jnp.pad(xp, ((0, m * th - h), (0, m * tw - w), (0, 0)))
-  return xp
+def _wino_input(x, p, band=None):
+  """V `[n^2, tiles, Ci]`: B^T d B of every input tile of the padded x.
 
-
-def _wino_input(x, p):
-  """V `[n^2, tiles, Ci]`: B^T d B of every input tile of the padded x."""
+  Two passes (rows, then columns), each reading its taps straight from the
+  unpadded array (`_reflect_taps`). band: (t0, t1), only the tile rows
+  t0 <= t < t1 (`_winograd_forward`).
+  """
   m, n, th, tw = _wino_sizes(x.shape, p)
   bt = winograd_matrices(m, p)[2]
-  xp = _wino_pad(x, p, m, th, tw)
-  rows = jnp.stack(_lincomb(_tap_slices(xp, 0, m, n, th), bt))  # [n, th, ., C]
-  v = jnp.stack(_lincomb(_tap_slices(rows, 2, m, n, tw), bt), axis=1)
-  return v.reshape(n * n, th * tw, x.shape[2])
+  r = (p - 1) // 2
+  t0, t1 = band or (0, th)
+  rows = jnp.stack(_lincomb(_reflect_taps(x, 0, m, n, t1 - t0, r, t0), bt))
+  v = jnp.stack(_lincomb(_reflect_taps(rows, 2, m, n, tw, r), bt), axis=1)
+  return v.reshape(n * n, (t1 - t0) * tw, x.shape[2])
 
 
-def _wino_input_adjoint(dv, x_shape, p):
-  """Transpose of `_wino_input`: `[n^2, tiles, Ci]` -> dx `[H, W, Ci]`."""
+def _wino_input_adjoint(dv, x_shape, p, band_rows=None):
+  """Transpose of `_wino_input`: `[n^2, tiles, Ci]` -> dx `x_shape`.
+
+  band_rows: dv is a band of that many tile rows; returns its part of the
+  padded dx, `[m * band_rows + p - 1, W, Ci]` (reflection not folded).
+  The column pass is written out (optimization barrier) before the row
+  pass: fused, XLA recomputed it per read (36 -> 15 ms at 256x256x64).
+  """
   m, n, th, tw = _wino_sizes(x_shape, p)
   bt = winograd_matrices(m, p)[2]
   h, w, c = x_shape
   r = (p - 1) // 2
+  rr = r
+  if band_rows is not None:
+    th, rr, h = band_rows, 0, m * band_rows + p - 1
   dv = dv.reshape(n, n, th, tw, c)
   cols = _lincomb([dv[:, j] for j in range(n)], bt.T)        # [n, th, tw, C]
-  rows = _scatter_taps(cols, 2, m, m * tw + p - 1)          # [n, th, Wp, C]
-  dxp = _scatter_taps(_lincomb(list(rows), bt.T), 0, m, m * th + p - 1)
-  return _reflect_pad_adjoint(_reflect_pad_adjoint(dxp, r, h, 0), r, w, 1)
-
-
-def _reflect_pad_adjoint(d, r, n, axis):
-  """Transpose of reflection padding by r along `axis` (n the unpadded
-  length): the interior plus the mirrored border strips added in place.
-
-  The in-place adds (dynamic-update-slices) also make XLA write the result
-  out once: fused into a stencil downstream (an upsampler's transpose reads
-  each value several times) it would redo the phase sums per read.
-  """
-  take = lambda a, lo, hi: jax.lax.slice_in_dim(a, lo, hi, axis=axis)
-  out = take(d, r, r + n)
-  if not r:
-    return out
-  idx = lambda lo, hi: tuple(slice(lo, hi) if i == axis else slice(None)
-                             for i in range(d.ndim))
-  # x[k] sits at padded r - k and r + n - 1 + (n - 1 - k) mirrored.
-  out = out.at[idx(1, r + 1)].add(jnp.flip(take(d, 0, r), axis))
-  return out.at[idx(n - 1 - r, n - 1)].add(
-      jnp.flip(take(d, n + r, n + 2 * r), axis))
+  rows = jax.lax.optimization_barrier(
+      _reflect_taps_adjoint(cols, 2, m, r, w))                # [n, th, W, C]
+  return _reflect_taps_adjoint(_lincomb(list(rows), bt.T), 0, m, rr, h)
 
 
 def _wino_weights(w, transposed=False):
@@ -285,27 +328,98 @@ def _bmm_tn(a, b):
   return jax.lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,))))
 
 
+# Images are convolved in bands of whole tile rows: each band's transformed
+# input V, GEMM output M and their cotangents stay in the cache, only x, y
+# (dy, dx) travel to memory. Whole-image transforms wrote and re-read
+# 2.25x-sized arrays per pass. The bands are unrolled (static slices of x,
+# reflection included) rather than a scan, which zero-fills and copies its
+# stacked outputs and copies each band's input window.
+# ~WINOGRAD_BAND_TILES tiles per band (times 36 x Ci floats of V).
+WINOGRAD_BAND_TILES = 256
+
+
+def _wino_bands(h, w, p):
+  """Tile-row ranges [(t0, t1), ...] of the bands of an h x w image."""
+  m, _, th, tw = _wino_sizes((h, w), p)
+  tb = max(1, WINOGRAD_BAND_TILES // tw)
+  nb = -(-th // tb)
+  tb = -(-th // nb)
+  return [(t0, min(th, t0 + tb)) for t0 in range(0, th, tb)]
+
+
+def _reflect_pad_adjoint(d, r, n, axis):
+  """Transpose of reflection padding by r along `axis` (n the unpadded
+  length; rows of d past n + 2r are dropped): the interior plus the
+  mirrored border strips added in place.
+
+  The in-place adds (dynamic-update-slices) also make XLA write the result
+  out once: fused into a stencil downstream (an upsampler's transpose reads
+  each value several times) it would redo the bands' overlap-add per read
+  (an optimization barrier does not stop that on CPU).
+  """
+  take = lambda a, lo, hi: jax.lax.slice_in_dim(a, lo, hi, axis=axis)
+  out = take(d, r, r + n)
+  if not r:
+    return out
+  idx = lambda lo, hi: tuple(slice(lo, hi) if i == axis else slice(None)
+                             for i in range(d.ndim))
+  # x[k] sits at padded r - k and r + n - 1 + (n - 1 - k) mirrored.
+  out = out.at[idx(1, r + 1)].add(jnp.flip(take(d, 0, r), axis))
+  return out.at[idx(n - 1 - r, n - 1)].add(
+      jnp.flip(take(d, n + r, n + 2 * r), axis))
+
+
+def _winograd_forward(x, w):
+  p = w.shape[0]
+  h, wd = x.shape[:2]
+  m = WINOGRAD_TILE[p]
+  u = _wino_weights(w)
+  ys = [_wino_output(_bmm(_wino_input(x, p, band), u),
+                     (m * (band[1] - band[0]), wd), p)
+        for band in _wino_bands(h, wd, p)]
+  y = ys[0] if len(ys) == 1 else jnp.concatenate(ys, 0)
+  return y[:h]
+
+
 @jax.custom_vjp
 def winograd_conv(x: jax.Array, w: jax.Array) -> jax.Array:
   """Stride-1 reflection-padded p x p conv `[H, W, Ci] -> [H, W, Co]` by
   Winograd F(m x m, p x p), any H, W; hand-written VJP."""
-  p = w.shape[0]
-  return _wino_output(_bmm(_wino_input(x, p), _wino_weights(w)), x.shape[:2],
-                      p)
+  return _winograd_forward(x, w)
 
 
 def winograd_conv_backward(x, w, dy):
   """(dx, dw) of `winograd_conv` for the cotangent dy `[H, W, Co]`.
 
-  The input transform is recomputed (one pass over x) rather than kept.
+  The input transform is recomputed (in the cache, band by band) rather
+  than kept.
   """
   p = w.shape[0]
-  dm = _wino_output_adjoint(dy, p)
+  h, wd, ci = x.shape
+  m, r = WINOGRAD_TILE[p], (p - 1) // 2
   # U^T built as such (small): an NN batched GEMM runs ~2x faster on CPU
   # than the NT one dM @ U^T would be.
-  dv = _bmm(dm, _wino_weights(w, transposed=True))
-  dw = _wino_weights_adjoint(_bmm_tn(_wino_input(x, p), dm), p)
-  return _wino_input_adjoint(dv, x.shape, p), dw
+  ut = _wino_weights(w, transposed=True)
+  du, parts = None, []
+  for t0, t1 in _wino_bands(h, wd, p):
+    dm = _wino_output_adjoint(dy[m * t0:m * t1], p)
+    g = _bmm_tn(_wino_input(x, p, (t0, t1)), dm)
+    du = g if du is None else du + g
+    parts.append(_wino_input_adjoint(_bmm(dm, ut), x.shape, p, t1 - t0))
+  # The bands' padded rows overlap by p - 1: add each band's last p - 1
+  # rows into the next band's first, then the row padding's adjoint.
+  halo = p - 1
+  rows = []
+  for i, part in enumerate(parts):
+    core = part[:part.shape[0] - halo] if halo else part
+    if i and halo:
+      core = core + jnp.pad(parts[i - 1][-halo:],
+                            ((0, core.shape[0] - halo), (0, 0), (0, 0)))
+    rows.append(core)
+  if halo:
+    rows.append(parts[-1][-halo:])
+  dxp = rows[0] if len(rows) == 1 else jnp.concatenate(rows, 0)
+  return _reflect_pad_adjoint(dxp, r, h, 0), _wino_weights_adjoint(du, p)
 
 
 winograd_conv.defvjp(lambda x, w: (winograd_conv(x, w), (x, w)),

@@ -277,6 +277,25 @@ def test_winograd_conv_matches_numpy_and_autodiff(p, hw):
   np.testing.assert_allclose(dw, rw, atol=2e-5 * np.abs(rw).max())
 
 
+@pytest.mark.parametrize('p', [3, 5])
+def test_winograd_conv_in_many_bands_matches_numpy_and_autodiff(
+    p, monkeypatch):
+  """Bands of one tile row (the bands' overlap-add in the backward, a
+  ragged last band): forward vs float64 numpy, VJP vs autodiff of im2col."""
+  monkeypatch.setattr(layers, 'WINOGRAD_BAND_TILES', 1)
+  assert len(layers._wino_bands(13, 10, p)) == 4
+  x, w = _conv_inputs(23, 13, 10, p)
+  want = np_conv(x, w)
+  grad = jax.jit(jax.value_and_grad(  # traced here: reads the band size
+      lambda x, w, cot: jnp.sum(layers.winograd_conv(x, w) * cot), (0, 1)))
+  got = np.asarray(jax.jit(layers.winograd_conv)(x, w))
+  np.testing.assert_allclose(got, want, atol=2e-5 * want.std())
+  cot = np.random.default_rng(24).normal(size=want.shape).astype(np.float32)
+  (_, (dx, dw)), (_, (rx, rw)) = grad(x, w, cot), _IM2COL_GRAD(x, w, cot)
+  np.testing.assert_allclose(dx, rx, atol=2e-5 * np.abs(rx).max())
+  np.testing.assert_allclose(dw, rw, atol=2e-5 * np.abs(rw).max())
+
+
 def test_conv_dispatch_and_stride2_match_numpy():
   x, w = _conv_inputs(23, 9, 12, 3)
   np.testing.assert_allclose(np.asarray(layers.conv(x, w, 2)),
