@@ -373,7 +373,7 @@ def fit_variants(configs, *, clean=None, measurements=None, names=None,
           k_fit, spec, op.forward, ys_e, auxs_e, optim_cfg=config.optim,
           fit_cfg=fit_cfg, clean=xs_e, weights=weights_e, stopper=rule,
           callback=_on_record(callback, progress, gi,
-                              [names[i] for i in idx], shape, nv),
+                              [names[i] for i in idx], shape, nv, members),
           verbose=verbose, mesh=mesh, shard=shard, checkpoint=group_ckpt,
           probe=probe, hparams=hp_e,
           psnr_fn=metrics.magnitude_psnr if cplx else metrics.psnr)
@@ -501,15 +501,19 @@ def _where(info) -> str:
   return f'sharded over {info["devices"]} device(s){procs}'
 
 
-def _on_record(callback, progress, gi, names, shape, variants: int = 1):
+def _on_record(callback, progress, gi, names, shape, variants: int = 1,
+               members: int = 1):
+  """The fit loop's record callback: advances `progress` by the steps of
+  every entry (image x setting x ensemble member) and passes the record on."""
   last = [0]
   what = f'{len(names)} image(s) {shape[0]}x{shape[1]}' + (
-      f' x {variants} settings' if variants > 1 else '')
+      f' x {variants} settings' if variants > 1 else '') + (
+          f' x {members} members' if members > 1 else '')
 
   def on_record(record):
     if progress is not None:
-      progress.update((record['step'] - last[0]) * len(names) * variants,
-                      what)
+      progress.update(
+          (record['step'] - last[0]) * len(names) * variants * members, what)
     last[0] = record['step']
     if callback is not None:
       extra = {'variants': variants} if variants > 1 else {}

@@ -24,7 +24,10 @@ class EnsembleTest(absltest.TestCase):
     c = denoise.get_config('test')
     c.fit.steps, c.fit.log_every, c.fit.ensemble = 6, 3, 3
     x = images.synthetic_image(0, (32, 32))
-    rec = fit_images(c, clean=[x], verbose=False)[0]
+    bar = _Bar()
+    rec = fit_images(c, clean=[x], verbose=False, progress=bar)[0]
+    self.assertEqual(bar.done, 3 * 6)  # every member's steps count
+    self.assertIn('x 3 members', bar.what)
     self.assertEqual(rec['members'].shape, (3, 32, 32, 3))
     np.testing.assert_allclose(rec['restored'], rec['members'].mean(0),
                                atol=1e-6)
@@ -60,6 +63,17 @@ class EnsembleTest(absltest.TestCase):
     self.assertLen(cal['bin_std'], 10)
     np.testing.assert_allclose(cal['bin_abs_error'],
                                2 * np.asarray(cal['bin_std']))
+
+
+class _Bar:
+  """A progress bar that records what it is told."""
+
+  def __init__(self):
+    self.done, self.what = 0, ''
+
+  def update(self, n, what=''):
+    self.done += n
+    self.what = what
 
 
 def _with(c, **fit):
