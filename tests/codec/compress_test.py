@@ -242,7 +242,10 @@ def test_bd_rate_closed_form():
 
 def test_decodes_files_written_before_the_flax_models():
   """A .ddz written by the pre-Flax code (tests/codec/data) decodes to the
-  same float32 image, bit for bit: file tensor order and B0 are unchanged."""
+  same float32 image: file tensor order and B0 are unchanged (a change
+  there moves pixels by O(0.1)). Equal to float32 rounding, not bit for
+  bit: CPUs with other SIMD widths round the decoder's sums differently
+  (up to 1e-6 between an AVX-512 and an AVX2 machine)."""
   data_dir = os.path.join(os.path.dirname(__file__), 'data')
   with open(os.path.join(data_dir, 'tiny_k4_d3.ddz'), 'rb') as f:
     data = f.read()
@@ -251,4 +254,4 @@ def test_decodes_files_written_before_the_flax_models():
   assert d.spec.channels == (4,) * 4 and d.image_hw == (32, 32)
   assert C.tensor_names(d.spec)[:3] == ['hidden0.w', 'hidden0.gamma',
                                         'hidden0.beta']
-  np.testing.assert_array_equal(C.decode(data), expected)
+  np.testing.assert_allclose(C.decode(data), expected, rtol=0, atol=1e-5)

@@ -28,7 +28,9 @@ class VerifiedBestIterateTest(absltest.TestCase):
     k_params, k_input, _ = keys_lib.split_fit_key(keys[0])
     z = spec.init_input(k_input, jnp.asarray(ys[0]))
     out0 = spec.apply(spec.init(k_params, z), z)
-    np.testing.assert_allclose(result.restored[0], out0, atol=1e-6)
+    # The initial weights' output (the saturated alternative is O(1) away);
+    # the fit's compiled program and this eager apply round apart by ~3e-6.
+    np.testing.assert_allclose(result.restored[0], out0, atol=1e-5)
 
   def test_unknown_rule_is_a_user_error(self):
     _, ys = noisy_batch(1)
