@@ -324,6 +324,13 @@ def check_settings(config):
         f"model.k=0 (automatic width) reads the noise level off a noisy "
         f"image, so it needs operator.name='identity' (denoising), not "
         f"{config.operator.name!r}; give model.k.")
+  _in_range('fit.blend', opts.blend, 0, 1)
+  _in_range('fit.blend_ref_sigma', opts.blend_ref_sigma, 0, math.inf)
+  if opts.blend > 0 and config.operator.name != 'identity':
+    raise UserError(
+        f"fit.blend mixes the noisy image back into the result, so it needs "
+        f"operator.name='identity' (denoising), not "
+        f"{config.operator.name!r}; set fit.blend=0.")
   models.get_output(config.model.get('output', 'sigmoid'))
   operators.from_frame(config.operator)  # auto_text settings
   factor = operators.scale_factor(config.operator)

@@ -53,7 +53,9 @@ class FitImagesResult:
   std, member_psnr, member_ssim. complex_valued: the operator's images
   are complex channel pairs (data.complex); then every PSNR / SSIM is of
   the magnitudes, and complex_errors (with clean) holds
-  `metrics.complex_errors`.
+  `metrics.complex_errors`. With fit.blend > 0 (denoising): restored is
+  `blended(fit output, y, blend)`, plus blend (a), unblended (the fit's
+  output) and psnr_unblended (with clean).
   Group record: shape, images (indices), seconds (compile_s apart),
   num_params, operator, stopper, devices (mesh size), processes, sharded.
   """
@@ -307,6 +309,13 @@ def fit_variants(configs, *, clean=None, measurements=None, names=None,
         k, x, op, a, o)))(k_noise, xs, auxs)
     return k_fit, auxs, ys
 
+  if float(config.fit.get('blend', 0.0)) > 0:
+    for shape in dict.fromkeys(shapes):
+      if tuple(make_op(shape).measurement_shape) != tuple(shape):
+        raise UserError(
+            f'fit.blend mixes the measurement into the restored image, so '
+            f'they must have one shape; operator {config.operator.name!r} '
+            f'measures another for images {list(shape)}. Set fit.blend=0.')
   sigmas = widths = None
   if model is None and models.width.is_auto(config.model):
     sigmas, widths = _auto_widths(config, shapes, make_op,
@@ -393,6 +402,7 @@ def fit_variants(configs, *, clean=None, measurements=None, names=None,
           outs[v][i] = _ensemble(outs[v][i], res, start, members, reduce)
         if widths is not None:
           outs[v][i].update(auto_k=widths[i], sigma_est=sigmas[i])
+        outs[v][i] = _blend(outs[v][i], configs[v].fit)
     if stopped is not None:
       stopped.result = results()
       raise stopped
@@ -482,6 +492,38 @@ def _ensemble(rec: dict, res, start: int, members: int, reduce: str) -> dict:
     rec['member_ssim'] = [ssim(o, x, c) for o in outs]
     if c:
       rec['complex_errors'] = metrics.complex_errors(rec['restored'], x)
+  return rec
+
+
+def blend_weight(fit_cfg, y) -> float:
+  """The share a of the measurement y in the result (fit.blend; scaled by
+  fit.blend_ref_sigma / the noise level estimated from y when that is set)."""
+  a = float(fit_cfg.get('blend', 0.0))
+  ref = float(fit_cfg.get('blend_ref_sigma', 0.0))
+  if a > 0 and ref > 0:
+    a *= ref / max(255.0 * stopping.estimate_sigma(np.asarray(y)), 1e-3)
+  return min(a, 1.0)
+
+
+def blended(x, y, a: float) -> np.ndarray:
+  """(1 - a) x + a y, float32."""
+  return ((1.0 - a) * np.asarray(x, np.float32) +
+          a * np.asarray(y, np.float32)).astype(np.float32)
+
+
+def _blend(rec: dict, fit_cfg) -> dict:
+  """The record with fit.blend applied: restored becomes (1 - a) restored
+  + a y (its metrics too); `blend` holds a and `unblended` the fit's own
+  output. Unchanged when fit.blend is 0."""
+  a = blend_weight(fit_cfg, rec['y'])
+  if a <= 0:
+    return rec
+  out = blended(rec['restored'], rec['y'], a)
+  rec = dict(rec, restored=out, unblended=rec['restored'], blend=a)
+  x, c = rec['clean'], rec['complex_valued']
+  if x is not None:
+    rec['psnr_unblended'] = rec['psnr']
+    rec['psnr'], rec['ssim'] = psnr(out, x, c), ssim(out, x, c)
   return rec
 
 

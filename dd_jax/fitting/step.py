@@ -72,6 +72,13 @@ class FitOptions:
   images_per_call: int = 0   # engine: at most this many per call (0: all)
   ensemble: int = 1          # engine: fits per image, other init/input keys
   ensemble_reduce: str = 'mean'  # engine: mean | median of the members
+  # engine, denoising: mix the fraction a = blend of the noisy image back
+  # into the result, (1 - a) x + a y (the fit smooths away some detail
+  # that y still holds); blend_ref_sigma > 0: a = blend * blend_ref_sigma /
+  # sigma_hat, sigma_hat the noise level estimated from y (in 1/255), so
+  # stronger noise gets less of y back.
+  blend: float = 0.0
+  blend_ref_sigma: float = 0.0
 
 
 def fit_options(cfg=None, **overrides) -> FitOptions:

@@ -165,6 +165,10 @@ def write_image_outputs(workdir: str, image: dict, info=None, *,
     rec['stop_step'] = image['stop_step']
   if image.get('members') is not None:
     rec['ensemble'] = write_ensemble_outputs(workdir, image)
+  if image.get('blend') is not None:  # fit.blend
+    rec['blend'] = dict(share=float(image['blend']), **(
+        {'psnr_unblended': image['psnr_unblended']}
+        if 'psnr_unblended' in image else {}))
   if image.get('auto_k') is not None:  # model.k = 0
     rec['auto_width'] = dict(k=int(image['auto_k']),
                              sigma_est=float(image['sigma_est']))
@@ -296,6 +300,11 @@ def summary_text(summary: dict) -> str:
         if rho is not None:
           lines[-1] += f'; std vs |error| Spearman {rho:.2f}'
       lines[-1] += ']'
+    if 'blend' in rec:
+      b = rec['blend']
+      lines[-1] += f', {b["share"]:.3f} of the noisy image blended back' + (
+          f' (fit alone {_db(b["psnr_unblended"])})'
+          if 'psnr_unblended' in b else '')
     if 'auto_width' in rec:
       aw = rec['auto_width']
       lines[-1] += (f' [automatic width k={aw["k"]} for noise sigma '

@@ -38,6 +38,12 @@ def get_config(arg=None):
   c.recipe_steps = steps
   c.ensembles = ensembles
   c.recipe_members = 8 if preset != 'test' else 2
+  # Levers measured on the tune images, not yet in configs/denoise.py:best
+  # (README): the recipe's peak lr (0: the fast schedule's 0.03) and its
+  # fit.blend / fit.blend_ref_sigma (0: none).
+  c.recipe_lr = 0.0
+  c.recipe_blend = 0.0
+  c.recipe_blend_ref_sigma = 0.0
   c.cbm3d = True           # CBM3D at the true sigma (the `bm3d` package)
   c.authors_time = True    # time the authors' PyTorch step (the bench extra)
   return c

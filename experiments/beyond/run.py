@@ -75,6 +75,10 @@ def recipe_config(config, sigma: float, members: int, k: int = 0):
   width k (0: automatic)."""
   c = run_config(config, sigma)
   denoise.best_recipe(c, members, int(config.recipe_steps), k=k)
+  if float(config.get('recipe_lr', 0.0)) > 0:
+    c.optim.lr = float(config.recipe_lr)
+  c.fit.blend = float(config.get('recipe_blend', 0.0))
+  c.fit.blend_ref_sigma = float(config.get('recipe_blend_ref_sigma', 0.0))
   return c
 
 
@@ -163,7 +167,8 @@ def per_sigma(config, s, res_p, names, clean, members, ensembles, use_cbm3d,
     for k in ens:
       ens[k][n] = _psnr_ssim(outs[:k].mean(0), x)
     r = int(config.recipe_members)
-    out[RECIPE][n] = _psnr_ssim(outs[:r].mean(0), x)
+    out[RECIPE][n] = _psnr_ssim(engine.blended(
+        outs[:r].mean(0), rec['y'], rec.get('blend', 0.0)), x)
     secs[RECIPE][n] = t_r[n] * r / members
   # The fast schedule at the default width: member 0 of the recipe run
   # where the rule picked the default width (the same fit), else a fit.
@@ -174,6 +179,7 @@ def per_sigma(config, s, res_p, names, clean, members, ensembles, use_cbm3d,
       out[FAST][n], secs[FAST][n] = out[AUTO][n], secs[AUTO][n]
   if refit:
     c = recipe_config(config, s, 1, k=k0)
+    c.fit.blend = 0.0  # as member 0 of the recipe run: the fit's output
     res_f = engine.fit_images(c, clean=[clean[j] for j in refit],
                               names=[names[j] for j in refit],
                               indices=refit, progress=bar, verbose=False)
